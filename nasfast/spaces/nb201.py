@@ -221,3 +221,44 @@ def _code_to_index() -> np.ndarray:
     inverse = np.empty(NUM_ARCHS, dtype=np.int64)
     inverse[_index_to_code()] = np.arange(NUM_ARCHS)
     return inverse
+
+
+# ---- isomorphism classes ------------------------------------------------------------------------
+# Rule (documented in docs of `canonical_hash`): an op-on-edge cell becomes an op-on-node graph in
+# which every edge j -> i with op o is a vertex labelled o between j and i; the cell's nodes are
+# input (-1), two "sum" nodes (SUM_LABEL) and output (-2). `none` edges carry nothing and are
+# dropped; so is every edge not on an input->output path (it cannot affect the output). Two cells
+# are one class iff these graphs are isomorphic, i.e. iff they differ only by which of the
+# intermediate nodes is which once dead edges are gone. We do NOT merge skip_connect with an
+# identity wire or parallel duplicate paths (the benchmark's own `canonicalize` does, giving
+# 6,466 classes): those are functional equivalences, not graph isomorphisms.
+
+SUM_LABEL = 10
+# Vertex order (topological): in, e(1<-0), n1, e(2<-0), e(2<-1), n2, e(3<-0), e(3<-1), e(3<-2), out
+_NODE_OF_CELL = {0: 0, 1: 2, 2: 5, 3: 9}
+_EDGE_VERTEX = (1, 3, 4, 6, 7, 8)
+
+
+def to_node_graphs(archs: Iterable[NB201Arch | str | int]) -> tuple[np.ndarray, np.ndarray]:
+    """Op-on-node form: adjacency (B, 10, 10) uint8 and labels (B, 10) int64, `none` edges as
+    padding (-3). Edge op labels are the NB201 op indices 1..4."""
+    ops = op_indices(archs)
+    B = len(ops)
+    adj = np.zeros((B, 10, 10), dtype=np.uint8)
+    labels = np.full((B, 10), SUM_LABEL, dtype=np.int64)
+    labels[:, 0], labels[:, 9] = -1, -2
+    for k, (dst, src) in enumerate(EDGES):
+        v = _EDGE_VERTEX[k]
+        adj[:, _NODE_OF_CELL[src], v] = 1
+        adj[:, v, _NODE_OF_CELL[dst]] = 1
+        labels[:, v] = np.where(ops[:, k] == OP_INDEX["none"], -3, ops[:, k])
+    return adj, labels
+
+
+def canonical_hash(archs: Iterable[NB201Arch | str | int]) -> list[str]:
+    """Isomorphism-class hash of each cell (32 hex); the rule is in the comment above. A cell with
+    no input->output path maps to 32 zeros (all such cells compute the same constant)."""
+    from nasfast.ops import graph_hash
+
+    adj, labels = to_node_graphs(archs)
+    return graph_hash.digests_to_hex(graph_hash.graph_canonical_hash(adj, labels, prune=True))

@@ -1,0 +1,16 @@
+"""Compiled operators. Importing this package loads the extension library ``nasfast._C``, which
+registers every op under ``torch.ops.nasfast``; each op's Python face lives in its own module."""
+
+import torch  # noqa: F401  (loads libtorch/libc10 before the extension that links them)
+
+try:
+    from nasfast import _C  # noqa: F401
+except ImportError as exc:  # pragma: no cover - only when the package was not built
+    raise ImportError(
+        "nasfast's compiled library is missing: build it with "
+        "`pip install --no-build-isolation -e .` (see README.md)"
+    ) from exc
+
+from nasfast.ops import graph_hash  # noqa: E402
+
+__all__ = ["graph_hash"]
