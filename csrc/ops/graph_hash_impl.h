@@ -143,13 +143,26 @@ NASFAST_HD void order_by_digest(const uint8_t (*h)[16], int n, int* order) {
   }
 }
 
-NASFAST_HD void nb101_fingerprint(const Graph& g, uint8_t out[16]) {
+// Longest message of a round: all in- and out-neighbour digests plus the own one, in hex.
+constexpr int kMessageCapacity = (2 * kMaxNodes + 1) * 36 + 8;
+
+// Hashes one message at a time (small state: what a CUDA thread can afford). The CPU kernel passes
+// a batching policy with the same three calls instead (cpu/graph_hash_kernel.cpp).
+struct SerialDigests {
+  char buf[kMessageCapacity];
+  NASFAST_HD char* message() { return buf; }
+  NASFAST_HD void done(int len, uint8_t* out) { md5::digest(reinterpret_cast<const uint8_t*>(buf), len, out); }
+  NASFAST_HD void flush() {}
+};
+
+template <class Digests>
+NASFAST_HD void nb101_fingerprint(const Graph& g, uint8_t out[16], Digests& digests) {
   const int n = g.n;
   uint8_t h[kMaxNodes][16];
   uint8_t nh[kMaxNodes][16];
   char hx[kMaxNodes][32];
-  char buf[(2 * kMaxNodes + 1) * 36 + 8];
   for (int v = 0; v < n; ++v) {  // str((out_degree, in_degree, label)) as Python prints a tuple
+    char* buf = digests.message();
     int k = 0;
     buf[k++] = '(';
     k += write_int(buf + k, popcount32(g.out[v]));
@@ -160,13 +173,15 @@ NASFAST_HD void nb101_fingerprint(const Graph& g, uint8_t out[16]) {
     buf[k++] = ' ';
     k += write_int(buf + k, g.label[v]);
     buf[k++] = ')';
-    md5::digest(reinterpret_cast<const uint8_t*>(buf), k, h[v]);
+    digests.done(k, h[v]);
   }
+  digests.flush();
   int order[kMaxNodes];
   for (int round = 0; round < n; ++round) {  // all n rounds, as the benchmark runs them
     order_by_digest(h, n, order);
     for (int v = 0; v < n; ++v) to_hex(h[v], hx[v]);
     for (int v = 0; v < n; ++v) {
+      char* buf = digests.message();
       int k = 0;
       for (int r = 0; r < n; ++r) {
         int w = order[r];
@@ -186,13 +201,15 @@ NASFAST_HD void nb101_fingerprint(const Graph& g, uint8_t out[16]) {
       buf[k++] = '|';
       for (int c = 0; c < 32; ++c) buf[k + c] = hx[v][c];
       k += 32;
-      md5::digest(reinterpret_cast<const uint8_t*>(buf), k, nh[v]);
+      digests.done(k, nh[v]);
     }
+    digests.flush();
     for (int v = 0; v < n; ++v) {
       for (int c = 0; c < 16; ++c) h[v][c] = nh[v][c];
     }
   }
   order_by_digest(h, n, order);  // str(sorted(hashes)): "['<hex>', '<hex>']"
+  char* buf = digests.message();
   int k = 0;
   buf[k++] = '[';
   for (int r = 0; r < n; ++r) {
@@ -206,7 +223,8 @@ NASFAST_HD void nb101_fingerprint(const Graph& g, uint8_t out[16]) {
     buf[k++] = '\'';
   }
   buf[k++] = ']';
-  md5::digest(reinterpret_cast<const uint8_t*>(buf), k, out);
+  digests.done(k, out);
+  digests.flush();
 }
 
 // ---- exact canonical form -----------------------------------------------------------------------

@@ -4,10 +4,37 @@
 #include <torch/library.h>
 
 #include "../graph_hash.h"
+#include "md5_lanes.h"
 
 namespace nasfast {
 namespace graph_hash {
 namespace {
+
+// Collects a round's messages and hashes them eight at a time (see md5_lanes.h).
+struct LaneDigests {
+  uint8_t buf[kMaxNodes + 1][kMessageCapacity + 72];
+  uint8_t* msgs[kMaxNodes + 1];
+  uint8_t* outs[kMaxNodes + 1];
+  int lens[kMaxNodes + 1];
+  int count = 0;
+
+  char* message() { return reinterpret_cast<char*>(buf[count]); }
+  void done(int len, uint8_t* out) {
+    msgs[count] = buf[count];
+    lens[count] = len;
+    outs[count] = out;
+    ++count;
+  }
+  void flush() {
+    uint8_t digest[8][16];
+    for (int start = 0; start < count; start += 8) {
+      const int lanes = count - start < 8 ? count - start : 8;
+      md5::digest_lanes(msgs + start, lens + start, lanes, digest);
+      for (int l = 0; l < lanes; ++l) std::memcpy(outs[start + l], digest[l], 16);
+    }
+    count = 0;
+  }
+};
 
 template <typename HashFn>
 at::Tensor hash_batch_cpu(const at::Tensor& adjacency, const at::Tensor& labels, bool prune, HashFn fn) {
@@ -31,8 +58,10 @@ at::Tensor hash_batch_cpu(const at::Tensor& adjacency, const at::Tensor& labels,
 }
 
 at::Tensor nb101_fingerprint_cpu(const at::Tensor& adjacency, const at::Tensor& labels) {
-  return hash_batch_cpu(adjacency, labels, /*prune=*/true,
-                        [](const Graph& g, uint8_t* out) { nb101_fingerprint(g, out); });
+  return hash_batch_cpu(adjacency, labels, /*prune=*/true, [](const Graph& g, uint8_t* out) {
+    LaneDigests digests;
+    nb101_fingerprint(g, out, digests);
+  });
 }
 
 at::Tensor graph_canonical_hash_cpu(const at::Tensor& adjacency, const at::Tensor& labels, bool prune) {

@@ -21,7 +21,8 @@ __global__ void hash_kernel(const uint8_t* __restrict__ adj, const int64_t* __re
   Graph g;
   if (!load_graph(adj + b * N * N, labels + b * N, N, prune, g)) return;  // row stays zero
   if (kFingerprint) {
-    nb101_fingerprint(g, out + b * 16);
+    SerialDigests digests;
+    nb101_fingerprint(g, out + b * 16, digests);
   } else {
     canonical_hash(g, out + b * 16);
   }
