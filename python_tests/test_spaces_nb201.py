@@ -1,0 +1,133 @@
+"""NB201 space: parse/print exactly as NAS-Bench-201, index <-> string, encoding, mutation, classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nas_201_api import NASBench201API
+
+from nasfast.spaces import nb201
+
+ALL = nb201.all_archs()
+STRINGS = [str(s) for s in nb201._index_strings()]
+
+
+def test_parse_equals_str2lists_for_all_15625():
+    agree = 0
+    for arch, text in zip(ALL, STRINGS):
+        ref = NASBench201API.str2lists(text)
+        ours = [tuple((arch.ops[k], src) for k, (d, src) in enumerate(nb201.EDGES) if d == dst) for dst in (1, 2, 3)]
+        agree += ours == [tuple(node) for node in ref]
+    assert agree == 15625
+
+
+def test_print_round_trips_and_index_agrees_with_bundled_table():
+    assert [str(a) for a in ALL] == STRINGS
+    assert [a.index for a in ALL] == list(range(15625))
+    assert all(nb201.from_index(i) == ALL[i] for i in (0, 1, 6111, 9930, 15624))
+    assert len({a.code for a in ALL}) == 15625
+
+
+def test_ops_follow_string_edge_order():
+    arch = nb201.parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|avg_pool_3x3~1|none~2|")
+    assert arch.ops == ("nor_conv_3x3", "none", "skip_connect", "nor_conv_1x1", "avg_pool_3x3", "none")
+    assert nb201.EDGES == ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+
+
+def test_codes_and_indices_are_inverse():
+    idx = np.arange(15625)
+    assert np.array_equal(nb201.codes_to_indices(nb201.indices_to_codes(idx)), idx)
+    ops = nb201.op_indices(ALL[:50])
+    assert np.array_equal(nb201.codes_to_op_indices(nb201.op_indices_to_codes(ops)), ops)
+
+
+def test_encoding_is_one_hot_per_edge():
+    enc = nb201.encode(ALL[:100])
+    assert enc.shape == (100, 6, 5)
+    assert (enc.sum(-1) == 1).all()
+    assert enc.argmax(-1).tolist() == [list(a.op_indices) for a in ALL[:100]]
+
+
+def test_mutation_changes_exactly_one_edge_to_a_different_op():
+    rng = np.random.default_rng(0)
+    for arch in ALL[:2000:7]:
+        child = nb201.mutate(arch, rng)
+        assert sum(a != b for a, b in zip(arch.ops, child.ops)) == 1
+
+
+def test_sampling_is_uniform_over_ops():
+    rng = np.random.default_rng(0)
+    ops = nb201.op_indices([nb201.sample(rng) for _ in range(5000)])
+    freq = np.bincount(ops.ravel(), minlength=5) / ops.size
+    assert np.all(np.abs(freq - 0.2) < 0.02)
+
+
+def test_isomorphism_classes_of_the_space():
+    hashes = nb201.canonical_hash(ALL)
+    # The 341 cells with no input->output path form one class (all-zero hash).
+    assert sum(h == "0" * 32 for h in hashes) == 341
+    # Swapping the roles of nodes 1 and 2 is not possible in NB201's fixed order, but dead edges are:
+    # any op on a dead edge gives the same class.
+    dead = nb201.parse("|none~0|+|nor_conv_3x3~0|skip_connect~1|+|none~0|none~1|nor_conv_1x1~2|")
+    dead2 = nb201.parse("|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|none~1|nor_conv_1x1~2|")
+    assert nb201.canonical_hash([dead])[0] == nb201.canonical_hash([dead2])[0]
+    n_classes = len(set(hashes))
+    # Fewer classes than cells, more than the benchmark's functional canonicalisation (6,466).
+    assert 6466 < n_classes < 15625
+
+
+# ---- errors: each names the offending value ------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("|nor_conv_3x3~0|+|none~0|skip_connect~1|", "3 separated"),
+        ("|conv~0|+|none~0|skip_connect~1|+|none~0|none~1|none~2|", "unknown NB201 op 'conv'"),
+        ("|none~1|+|none~0|skip_connect~1|+|none~0|none~1|none~2|", "expected ~0"),
+        ("|none~0|+|none~0|+|none~0|none~1|none~2|", "node 2 has 1 inputs"),
+        ("none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "wrapped"),
+        ("|none0|+|none~0|none~1|+|none~0|none~1|none~2|", "'op~input'"),
+    ],
+)
+def test_invalid_strings_raise_value_error_naming_the_problem(text, fragment):
+    with pytest.raises(ValueError, match=fragment.replace("|", r"\|").replace("(", r"\(")):
+        nb201.parse(text)
+
+
+def test_wrong_types_raise_type_error():
+    for bad in (None, 3.5, b"|none~0|", ["none"] * 6):
+        with pytest.raises(TypeError):
+            nb201.parse(bad)
+    with pytest.raises(ValueError, match="15625"):
+        nb201.from_index(15625)
+
+
+# ---- property tests: garbage and near misses never crash, never pass silently ---------------------
+
+_pieces = st.sampled_from(list(nb201.OPS) + ["|", "+", "~", "0", "1", "2", "3", "conv", " ", "~0|", "|+|"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_pieces, max_size=30).map("".join))
+def test_random_token_soup_is_rejected_or_round_trips(text):
+    try:
+        arch = nb201.parse(text)
+    except ValueError:
+        return
+    assert str(arch) == text  # only an exact canonical string is accepted
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.integers(0, 15624), st.integers(0, 200), st.characters(codec="utf-8"))
+def test_one_character_edits_of_valid_strings_never_pass_silently(index, position, char):
+    text = STRINGS[index]
+    position %= len(text)
+    edited = text[:position] + char + text[position + 1:]
+    try:
+        arch = nb201.parse(edited)
+    except ValueError:
+        return
+    # An edit can only be accepted when it spells another valid canonical string.
+    assert str(arch) == edited
