@@ -1,0 +1,234 @@
+"""The ``nasfast`` command line: ``nasfast info`` and ``nasfast search``.
+
+``score``, ``proxies`` and ``reproduce`` will join as further subcommands (one ``_add_<name>``
+function and one ``_cmd_<name>`` function each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nasfast.evaluators.base import Request, Result
+from nasfast.evaluators.tabular import DATASET_COLUMNS, DATASETS, TabularEvaluator, build_evaluator
+from nasfast.search import (
+    REPORT_RULES,
+    SPACES,
+    STRATEGIES,
+    ResumeError,
+    build_strategy,
+    get_space,
+    run_search,
+)
+from nasfast.search.runner import CONFIG_FILE
+
+#: --option -> where in config.json the value it must agree with when resuming lies
+_RESUME_CHECKS = {
+    "space": ("strategy", "space"), "algo": ("strategy", "algo"), "seed": ("strategy", "seed"),
+    "population": ("strategy", "population"), "tournament": ("strategy", "tournament"),
+    "dataset": ("evaluator", "dataset"), "table": ("evaluator", "table"),
+    "valid_column": ("evaluator", "columns", "valid"), "test_column": ("evaluator", "columns", "test"),
+    "cost_column": ("evaluator", "columns", "cost"),
+}
+_SEARCH_DEFAULTS = {"space": "nb201", "dataset": "cifar10", "algo": "rea", "budget": 200, "seed": 0,
+                    "report_rule": "incumbent"}
+_REA_DEFAULTS = {"population": 10, "tournament": 3}
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+# ---- nasfast info ---------------------------------------------------------------------------------
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="spaces, datasets, benchmark columns and where the data come from")
+    p.add_argument("--benchmark", default=None, help="describe only this bundled benchmark (default: all)")
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from nasfast import tabular
+
+    print("search spaces:")
+    for name in SPACES:
+        space = get_space(name)
+        ops = getattr(space, "OPS", ())
+        print(f"  {name}: {space.NUM_ARCHS} architectures; ops {list(ops)}")
+        example = getattr(space, "from_index", None)
+        if example is not None:
+            print(f"    arch string: {example(0)}")
+    print("\nsearch algorithms:", ", ".join(STRATEGIES), f"(rea defaults: {_REA_DEFAULTS})")
+    print("reporting rules:", ", ".join(REPORT_RULES), "(default incumbent: select on validation, report its test)")
+    print("\nsearch datasets (columns of the nb201 table: selection / reported test / cost):")
+    for ds, (valid, test, cost) in DATASET_COLUMNS.items():
+        print(f"  {ds:<15} {valid} / {test} / {cost}")
+    names = [args.benchmark] if args.benchmark else tabular.benchmark_names()
+    for name in names:
+        print()
+        print(tabular.load(name).describe())
+    return 0
+
+
+# ---- nasfast search -------------------------------------------------------------------------------
+
+def _add_search(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="run a search on a tabular benchmark, recorded in a run directory",
+                       description="Run RS or REA on a benchmark table; every evaluation is written to "
+                                   "OUT/history.csv as it happens, and --resume continues a killed run.")
+    # defaults are None here and filled in later, so a resume can tell which options were given
+    p.add_argument("--space", choices=sorted(SPACES), help="search space (default nb201)")
+    p.add_argument("--dataset", choices=DATASETS, help="dataset whose columns answer (default cifar10)")
+    p.add_argument("--algo", choices=sorted(STRATEGIES), help="search algorithm (default rea)")
+    p.add_argument("--budget", type=int, help="distinct evaluations (default 200)")
+    p.add_argument("--seed", type=int, help="seed of the strategy (default 0)")
+    p.add_argument("--out", type=Path, help="run directory (default runs/<space>-<dataset>-<algo>-seed<seed>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out (replays its history)")
+    p.add_argument("--population", type=int, help="REA population size P (default 10)")
+    p.add_argument("--tournament", type=int, help="REA tournament size S, drawn with replacement (default 3)")
+    p.add_argument("--report-rule", choices=REPORT_RULES,
+                   help="incumbent (default): test acc of the best-validation arch; best-test-seen: the "
+                        "best test acc among evaluated archs (test-informed, for comparing with papers that use it)")
+    p.add_argument("--table", type=Path, help="search only the archs of this CSV table, answered by its columns")
+    p.add_argument("--valid-column", help="column to select on (default: the dataset's, see `nasfast info`)")
+    p.add_argument("--test-column", help="column reported as test accuracy")
+    p.add_argument("--cost-column", help="column of training cost in seconds")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # testing only: slows every evaluation so a test can kill a run midway
+    p.add_argument("--eval-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+
+
+class _DelayedEvaluator:
+    """Sleeps before each evaluation (``--eval-delay``); everything else is the wrapped evaluator's."""
+
+    def __init__(self, inner: TabularEvaluator, delay: float) -> None:
+        self.inner, self.delay = inner, delay
+
+    def __call__(self, request: Request) -> Result:
+        time.sleep(self.delay)
+        return self.inner(request)
+
+    def config(self) -> dict[str, Any]:
+        return self.inner.config()
+
+    def replay(self, request: Request, result: Result) -> None:
+        self.inner.replay(request, result)
+
+
+def _load_table(path: Path, space: str) -> Any:
+    from nasfast import tabular
+
+    if not path.is_file():
+        raise CLIError(f"--table {path}: no such file")
+    return tabular.from_csv(path, space=space)
+
+
+def _fresh_objects(args: argparse.Namespace) -> tuple[Any, TabularEvaluator]:
+    from nasfast import tabular
+
+    space = get_space(args.space)
+    if args.table is not None:
+        benchmark = _load_table(args.table, args.space)
+        candidates = benchmark.archs()
+    else:
+        benchmark, candidates = tabular.load(args.space), None
+    evaluator = TabularEvaluator(benchmark, args.dataset, valid_column=args.valid_column,
+                                 test_column=args.test_column, cost_column=args.cost_column,
+                                 table_path=args.table)
+    params = {}
+    if args.algo == "rea":
+        params = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in _REA_DEFAULTS.items()}
+    else:
+        for k in _REA_DEFAULTS:
+            if getattr(args, k) is not None:
+                raise CLIError(f"--{k} applies to --algo rea only, not {args.algo!r}")
+    strategy = STRATEGIES[args.algo](space, args.seed, candidates, **params)
+    return strategy, evaluator
+
+
+def _resumed_objects(args: argparse.Namespace, config: dict[str, Any]) -> tuple[Any, TabularEvaluator]:
+    for opt, where in _RESUME_CHECKS.items():
+        given = getattr(args, opt)
+        saved: Any = config
+        for key in where:
+            saved = saved.get(key) if isinstance(saved, dict) else None
+        if given is not None and str(given) != str(saved):
+            raise CLIError(f"--{opt.replace('_', '-')} {given} disagrees with the run being resumed "
+                           f"({'.'.join(where)}={saved} in {args.out / CONFIG_FILE}); drop the option "
+                           "or use another --out")
+    evaluator = build_evaluator(config["evaluator"])
+    candidates = evaluator.benchmark.archs() if config["evaluator"].get("table") else None
+    return build_strategy(config["strategy"], candidates), evaluator
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    if args.table is not None:
+        args.table = args.table.resolve()  # the config must still find it when resumed from elsewhere
+    if args.out is None:
+        named = {k: getattr(args, k) or _SEARCH_DEFAULTS[k] for k in ("space", "dataset", "algo")}
+        seed = args.seed if args.seed is not None else _SEARCH_DEFAULTS["seed"]
+        args.out = Path("runs") / f"{named['space']}-{named['dataset']}-{named['algo']}-seed{seed}"
+    if args.resume and (args.out / CONFIG_FILE).exists():
+        config = json.loads((args.out / CONFIG_FILE).read_text())
+        strategy, evaluator = _resumed_objects(args, config)
+        budget = args.budget if args.budget is not None else config["budget"]
+        rule = args.report_rule or config.get("report_rule", "incumbent")
+    else:
+        for key, value in _SEARCH_DEFAULTS.items():
+            if getattr(args, key) is None:
+                setattr(args, key, value)
+        strategy, evaluator = _fresh_objects(args)
+        budget, rule = args.budget, args.report_rule
+    run_evaluator: Any = _DelayedEvaluator(evaluator, args.eval_delay) if args.eval_delay > 0 else evaluator
+    result = run_search(strategy, run_evaluator, budget, args.out, resume=args.resume,
+                        progress=not args.no_progress, report_rule=rule)
+    cols = evaluator.config()["columns"]
+    print(f"best architecture:   {result['best_arch']}")
+    print(f"validation accuracy: {result['best_valid_acc']:.2f} %  ({cols['valid']}, selects)")
+    print(f"test accuracy:       {result['best_test_acc']:.2f} %  ({cols['test']}; "
+          f"error {100 - result['best_test_acc']:.2f} %)")
+    if rule != "incumbent":
+        rep = result["reported"]
+        print(f"reported ({rule}, test-informed): test accuracy {rep['test_acc']:.2f} % of {rep['arch']}")
+    print(f"evaluations:         {result['evaluations']} (simulated cost {result['total_cost'] / 3600:.1f} GPU-h)")
+    print(f"run directory:       {args.out}")
+    return 0
+
+
+# ---- entry point ----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nasfast", description="Ranking-based neural architecture search.")
+    sub = parser.add_subparsers(dest="command", metavar="{info,search}")
+    sub.required = True
+    _add_info(sub)
+    _add_search(sub)
+    return parser
+
+
+_COMMANDS = {"info": _cmd_info, "search": _cmd_search}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nasfast`` script and of ``python -m nasfast``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except BrokenPipeError:
+        # output piped into e.g. `head`, which stopped reading: not an error; silence the final flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (CLIError, ValueError, KeyError, FileExistsError, ResumeError) as err:
+        # KeyError's str() adds quotes around its message; show the message itself
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"nasfast {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

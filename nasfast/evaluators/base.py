@@ -1,0 +1,47 @@
+"""The records strategies and evaluators exchange, and what an evaluator is.
+
+They live on the evaluators' floor (below ``nasfast.search``, see DESIGN.md's layering) so that
+evaluators never import the search package; ``nasfast.search`` re-exports both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Request:
+    """One evaluation a strategy asks for.
+
+    ``id`` numbers the requests of a strategy from 0 in the order they were asked; ``epochs`` is the
+    training length a multi-fidelity strategy wants (``None``: the evaluator's full budget).
+    """
+
+    arch: Any
+    id: int
+    epochs: int | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What an evaluator reports for a request.
+
+    Accuracies are in percent. ``valid_acc`` is the only number a strategy may select on;
+    ``test_acc`` is carried for reporting (NaN when the evaluator has no test split); ``cost`` is the
+    (real or simulated) training time in seconds; ``extra`` anything else (not written to history).
+    """
+
+    valid_acc: float
+    test_acc: float = math.nan
+    cost: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Evaluator(Protocol):
+    """Anything that answers a request. Optional extras the runner uses when present:
+    ``config() -> dict`` (stored in a run's config.json, used to rebuild it) and
+    ``replay(request, result)`` (told about results restored from disk instead of evaluating)."""
+
+    def __call__(self, request: Request) -> Result: ...

@@ -1,0 +1,286 @@
+"""Drive a strategy against an evaluator, in memory (``search``) or into a run directory
+(``run_search``) that can be resumed after a crash.
+
+A run directory holds:
+
+- ``config.json``: the strategy's and the evaluator's ``config()`` (enough to rebuild both, see
+  ``nasfast.search.build_strategy`` / ``nasfast.evaluators.build_evaluator``), the budget and the
+  reporting rule;
+- ``history.csv``: one row per evaluation (``HISTORY_FIELDS``), appended, flushed and fsync'd as
+  each result arrives, so a crash loses at most the evaluation in flight;
+- ``result.json``: the best arch by validation, its accuracies, what the reporting rule reports,
+  the columns used and the wall time (written at the end);
+- ``trajectory.png``: best-so-far validation accuracy and the incumbent's test accuracy per step.
+
+Resuming replays ``history.csv`` through the strategy's ask/tell: a strategy is a deterministic
+function of its seed and of what it was told, so the replay rebuilds its exact state without
+evaluating anything, and the continued run equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from nasfast.evaluators.base import Evaluator, Result
+from nasfast.search.base import Strategy
+from nasfast.search.trace import HISTORY_FIELDS, Observation, Trace, check_report_rule, same_observation
+
+CONFIG_FILE, HISTORY_FILE, RESULT_FILE, PLOT_FILE = "config.json", "history.csv", "result.json", "trajectory.png"
+
+
+class ResumeError(RuntimeError):
+    """A run directory cannot be continued with the given strategy/evaluator."""
+
+
+def _check_budget(strategy: Strategy, budget: int) -> None:
+    if isinstance(budget, bool) or int(budget) != budget or budget < 1:
+        raise ValueError(f"budget must be a positive integer, got {budget!r}")
+    if budget > strategy.space_size:
+        where = ("candidate archs (rows of the table searched)" if strategy.candidates is not None
+                 else "archs in the search space")
+        raise ValueError(f"budget {budget} exceeds the {strategy.space_size} {where}")
+
+
+def step(strategy: Strategy, evaluator: Evaluator, trace: Trace) -> Observation:
+    """Ask for one arch, evaluate it, tell the result and record it."""
+    [request] = strategy.ask(1)
+    result = evaluator(request)
+    strategy.tell(request, result)
+    return trace.add(request.arch, result)
+
+
+def search(strategy: Strategy, evaluator: Evaluator, budget: int) -> Trace:
+    """Run ``budget`` distinct evaluations in memory (nothing written); for benchmarks and tests.
+
+    Example:
+        >>> from nasfast.spaces import nb201
+        >>> from nasfast.search import RandomSearch
+        >>> toy = lambda req: Result(valid_acc=float(sum(req.arch.op_indices)))
+        >>> search(RandomSearch(nb201, seed=0), toy, budget=5).report()["rule"]
+        'incumbent'
+    """
+    _check_budget(strategy, budget)
+    trace = Trace()
+    for _ in range(budget):
+        step(strategy, evaluator, trace)
+    return trace
+
+
+# ---- files ----------------------------------------------------------------------------------------
+
+def _write_json(path: Path, obj: Any) -> None:
+    # write-then-rename: a crash never leaves a half-written json behind
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, allow_nan=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _normalise(obj: Any) -> Any:
+    return json.loads(json.dumps(obj))
+
+
+def _config_of(obj: Any) -> dict[str, Any]:
+    if hasattr(obj, "config"):
+        return obj.config()
+    return {"kind": "callable", "name": getattr(obj, "__qualname__", type(obj).__qualname__)}
+
+
+def read_history(path: Path) -> list[Observation]:
+    """Rows of a ``history.csv``; a partially written last line (a crash mid-write) is dropped
+    from the file as well, so appending continues on a clean line."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
+        with open(path, "r+b") as f:
+            f.truncate(len(data))
+            os.fsync(f.fileno())
+    if not data:
+        return []
+    reader = csv.DictReader(io.StringIO(data.decode()))
+    if tuple(reader.fieldnames or ()) != HISTORY_FIELDS:
+        raise ResumeError(f"{path} has columns {reader.fieldnames}, expected {list(HISTORY_FIELDS)}")
+    rows = [Observation.from_row(r) for r in reader]
+    for i, row in enumerate(rows, start=1):
+        if row.step != i:
+            raise ResumeError(f"{path}: row {i} has step {row.step}; the history is not a clean sequence")
+    return rows
+
+
+class _HistoryWriter:
+    def __init__(self, path: Path, write_header: bool) -> None:
+        self._f = open(path, "a", newline="")  # noqa: SIM115 - held open for the whole run
+        self._csv = csv.writer(self._f, lineterminator="\n")
+        if write_header:
+            self._write(list(HISTORY_FIELDS))
+
+    def _write(self, row: list[str]) -> None:
+        self._csv.writerow(row)
+        self._f.flush()
+        os.fsync(self._f.fileno())  # the row survives a crash or power loss from here on
+
+    def append(self, obs: Observation) -> None:
+        self._write(obs.to_row())
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def plot_trajectory(trace: Trace, path: Path, title: str = "", report_rule: str = "incumbent") -> None:
+    """Best-so-far validation accuracy and the incumbent's test accuracy against evaluations."""
+    # the object API with an explicit Agg canvas: no pyplot global state, no display needed
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    obs = trace.observations
+    x = [o.step for o in obs]
+    fig = Figure(figsize=(6.4, 4.0))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    steps = {"drawstyle": "steps-post"}  # both curves change only when an evaluation arrives
+    ax.plot(x, [o.incumbent_valid_acc for o in obs], label="best validation acc so far", **steps)
+    ax.plot(x, [o.incumbent_test_acc for o in obs], label="incumbent's test acc", **steps)
+    if report_rule == "best-test-seen":
+        ax.plot(x, [o.best_test_seen for o in obs], "--", label="best test acc seen (test-informed)", **steps)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+# ---- run directory --------------------------------------------------------------------------------
+
+def _replay(strategy: Strategy, evaluator: Evaluator, rows: list[Observation], trace: Trace) -> None:
+    replay_hook = getattr(evaluator, "replay", None)
+    for row in rows:
+        [request] = strategy.ask(1)
+        if str(request.arch) != row.arch:
+            raise ResumeError(
+                f"replay diverged at step {row.step}: the strategy now proposes {request.arch} but "
+                f"history.csv recorded {row.arch}; the code, seed or candidates changed since the run "
+                "started, so it cannot be continued (start a new run directory)"
+            )
+        result = Result(valid_acc=row.valid_acc, test_acc=row.test_acc, cost=row.cost)
+        if replay_hook is not None:
+            replay_hook(request, result)
+        strategy.tell(request, result)
+        if not same_observation(trace.add(request.arch, result), row):
+            raise ResumeError(f"history.csv row {row.step} is inconsistent with its own earlier rows")
+
+
+def run_search(
+    strategy: Strategy,
+    evaluator: Evaluator,
+    budget: int,
+    out_dir: str | os.PathLike[str],
+    resume: bool = False,
+    progress: bool = True,
+    report_rule: str = "incumbent",
+) -> dict[str, Any]:
+    """Run a search into ``out_dir``, writing every observation as it happens; return result.json.
+
+    Args:
+        strategy: a fresh strategy (nothing asked yet).
+        evaluator: answers each request (``TabularEvaluator``, or any callable).
+        budget: total number of distinct evaluations of the run (including resumed ones).
+        out_dir: the run directory. It must be absent or empty unless ``resume``.
+        resume: continue the run in ``out_dir``: its config must match the strategy's and the
+            evaluator's, and its history is replayed through ``strategy`` before new evaluations.
+            An absent or empty ``out_dir`` simply starts a new run. The budget and the reporting
+            rule may differ from the first session's (neither affects the strategy).
+        progress: show a tqdm bar (only when stderr is a terminal).
+        report_rule: ``"incumbent"`` or ``"best-test-seen"`` (see ``nasfast.search.trace``).
+    """
+    started = time.perf_counter()
+    check_report_rule(report_rule)
+    _check_budget(strategy, budget)
+    if strategy.history or strategy.seen:
+        raise ValueError("run_search needs a fresh strategy (it has already been asked)")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"run directory {out} exists and is not a directory")
+    existing = out.is_dir() and any(out.iterdir())
+    config = {
+        "strategy": _config_of(strategy),
+        "evaluator": _config_of(evaluator),
+        "budget": int(budget),
+        "report_rule": report_rule,
+        "history_columns": list(HISTORY_FIELDS),
+    }
+    rows: list[Observation] = []
+    if existing and not resume:
+        raise FileExistsError(
+            f"run directory {out} is not empty; pass resume=True (--resume) to continue that run, "
+            "or choose another output directory"
+        )
+    if existing:
+        if not (out / CONFIG_FILE).exists():
+            raise ResumeError(f"cannot resume {out}: it has no {CONFIG_FILE} (not a nasfast run directory?)")
+        saved = json.loads((out / CONFIG_FILE).read_text())
+        for key in ("strategy", "evaluator"):
+            if saved.get(key) != _normalise(config[key]):
+                raise ResumeError(
+                    f"cannot resume {out}: its {key} config {saved.get(key)} differs from the given "
+                    f"{_normalise(config[key])}"
+                )
+        rows = read_history(out / HISTORY_FILE)
+        if len(rows) > budget:
+            raise ValueError(f"{out} already holds {len(rows)} evaluations, more than the budget {budget}")
+    trace = Trace()
+    _replay(strategy, evaluator, rows, trace)  # before touching the directory: it may refuse
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / CONFIG_FILE, config)
+    writer = _HistoryWriter(out / HISTORY_FILE, write_header=not rows and not _has_header(out / HISTORY_FILE))
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=budget, initial=len(rows), unit="eval", desc=strategy.name or "search",
+               disable=not progress or not sys.stderr.isatty())
+    try:
+        while len(trace) < budget:
+            obs = step(strategy, evaluator, trace)
+            writer.append(obs)
+            bar.update(1)
+            bar.set_postfix(valid=f"{obs.incumbent_valid_acc:.2f}", test=f"{obs.incumbent_test_acc:.2f}",
+                            refresh=False)
+    finally:
+        bar.close()
+        writer.close()
+
+    inc = trace.incumbent
+    evaluator_cfg = config["evaluator"]
+    result = {
+        "algo": strategy.name,
+        "seed": strategy.seed,
+        "dataset": evaluator_cfg.get("dataset"),
+        "best_arch": inc[0] if inc else None,
+        "best_valid_acc": inc[1] if inc else math.nan,
+        "best_test_acc": inc[2] if inc else math.nan,
+        "selection": "best validation accuracy among evaluated archs (first on ties)",
+        "report_rule": report_rule,
+        "reported": trace.report(report_rule),
+        "columns": evaluator_cfg.get("columns"),
+        "evaluations": len(trace),
+        "resumed_at_step": len(rows) if existing else None,
+        "total_cost": trace.cumulative_cost,
+        "wall_time_s": time.perf_counter() - started,  # this session only
+    }
+    _write_json(out / RESULT_FILE, result)
+    title = f"{strategy.name} on {evaluator_cfg.get('dataset', '')} (seed {strategy.seed})"
+    plot_trajectory(trace, out / PLOT_FILE, title=title, report_rule=report_rule)
+    return result
+
+
+def _has_header(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0

@@ -1,0 +1,157 @@
+"""``nasfast`` command line, run as ``python -m nasfast`` in a subprocess (works before installing)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def nasfast(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "nasfast", *args], check=False, env=_env(), cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nasfast {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def history(run: Path) -> list[dict[str, str]]:
+    with open(run / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_search_end_to_end(tmp_path):
+    run = tmp_path / "run"
+    proc = nasfast("search", "--space", "nb201", "--dataset", "cifar100", "--algo", "rea", "--budget", "25",
+                   "--seed", "1", "--out", str(run), "--population", "5", "--tournament", "2")
+    assert {p.name for p in run.iterdir()} == {"config.json", "history.csv", "result.json", "trajectory.png"}
+    rows = history(run)
+    assert [int(r["step"]) for r in rows] == list(range(1, 26))
+    assert len({r["arch"] for r in rows}) == 25
+    result = json.loads((run / "result.json").read_text())
+    assert result["best_arch"] == rows[-1]["incumbent_arch"]
+    assert result["columns"]["valid"] == "c100_valid_acc" and result["report_rule"] == "incumbent"
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["strategy"]["population"] == 5 and cfg["strategy"]["tournament"] == 2
+    assert result["best_arch"] in proc.stdout and str(run) in proc.stdout
+    assert f"{result['best_test_acc']:.2f}" in proc.stdout
+
+
+def test_default_out_and_best_test_seen(tmp_path):
+    proc = nasfast("search", "--algo", "random", "--budget", "10", "--report-rule", "best-test-seen",
+                   "--no-progress", cwd=tmp_path)
+    run = tmp_path / "runs" / "nb201-cifar10-random-seed0"
+    assert run.is_dir() and "best-test-seen" in proc.stdout
+    assert json.loads((run / "result.json").read_text())["report_rule"] == "best-test-seen"
+
+
+def test_errors_are_clear(tmp_path):
+    p = nasfast("search", "--dataset", "mnist", "--out", str(tmp_path / "x"), check=False)
+    assert p.returncode == 2 and "invalid choice: 'mnist'" in p.stderr and "ImageNet16-120" in p.stderr
+    p = nasfast("search", "--algo", "bo", "--out", str(tmp_path / "x"), check=False)
+    assert p.returncode == 2 and "'random'" in p.stderr and "'rea'" in p.stderr
+    p = nasfast("search", "--budget", "20000", "--out", str(tmp_path / "x"), check=False)
+    assert p.returncode == 2 and "budget 20000 exceeds the 15625" in p.stderr
+    p = nasfast("search", "--algo", "random", "--population", "5", "--out", str(tmp_path / "x"), check=False)
+    assert p.returncode == 2 and "--population applies to --algo rea only" in p.stderr
+    run = tmp_path / "run"
+    nasfast("search", "--budget", "5", "--out", str(run))
+    p = nasfast("search", "--budget", "5", "--out", str(run), check=False)
+    assert p.returncode == 2 and "not empty" in p.stderr and "--resume" in p.stderr
+    p = nasfast("search", "--budget", "5", "--out", str(run), "--resume", "--seed", "9", check=False)
+    assert p.returncode == 2 and "--seed 9 disagrees" in p.stderr
+
+
+def test_info():
+    out = nasfast("info", "--benchmark", "nb201").stdout
+    assert "nb201: 15625 architectures" in out
+    assert "c10v_valid_acc / c10v_test_acc / c10v_train_time_total" in out
+    assert "PROVENANCE" in out
+
+
+def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
+    killed, full = tmp_path / "killed", tmp_path / "full"
+    args = ["search", "--dataset", "ImageNet16-120", "--algo", "rea", "--budget", "150", "--seed", "5",
+            "--no-progress"]
+    # --eval-delay (hidden, for tests) makes the run slow enough to be killed midway
+    proc = subprocess.Popen([sys.executable, "-m", "nasfast", *args, "--out", str(killed), "--eval-delay", "0.02"],
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            path = killed / "history.csv"
+            if path.exists() and path.read_text().count("\n") > 40:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"run ended before it could be killed: {proc.stderr.read().decode()}")
+            time.sleep(0.01)
+        else:
+            pytest.fail("history.csv never reached 40 rows")
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    done = len(history(killed))
+    assert 40 <= done < 150 and not (killed / "result.json").exists()
+    # as if the kill had struck in the middle of a write
+    with open(killed / "history.csv", "a") as f:
+        f.write(f"{done + 1},|nor_conv_3x3~0|+|no")
+    out = nasfast(*args, "--out", str(killed), "--resume").stdout
+    nasfast(*args, "--out", str(full))
+    got, want = history(killed), history(full)
+    assert len(got) == 150 and len({r["arch"] for r in got}) == 150
+    assert got == want  # every column of every row: arch, accuracies, costs, incumbent
+    assert (killed / "history.csv").read_bytes() == (full / "history.csv").read_bytes()
+    assert json.loads((killed / "result.json").read_text())["resumed_at_step"] == done
+    assert want[-1]["incumbent_arch"] in out
+
+
+def _write_table(path: Path, n: int = 120) -> list[int]:
+    """A user table of n NB201 archs (by index) with canonical-name headers and a free-form cost."""
+    import numpy as np
+
+    from nasfast import tabular
+
+    bench = tabular.load("nb201")
+    idx = [int(i) for i in np.random.default_rng(0).choice(15625, n, replace=False)]
+    with open(path, "w") as f:
+        f.write("arch,cifar100/acc/valid/200ep,cifar100/acc/test/200ep,gpu_seconds\n")
+        for i in idx:
+            row = [bench.value(i, c) for c in ("c100_valid_acc", "c100_test_acc", "c100_train_time_total")]
+            f.write(f"{i}," + ",".join(repr(v) for v in row) + "\n")
+    return idx
+
+
+def test_search_a_user_table_and_resume(tmp_path):
+    from nasfast.spaces import nb201
+
+    table = tmp_path / "mine.csv"
+    idx = _write_table(table)
+    args = ["search", "--table", str(table), "--dataset", "cifar100", "--cost-column", "gpu_seconds",
+            "--seed", "2"]
+    nasfast(*args, "--budget", "60", "--out", str(tmp_path / "a"))
+    nasfast("search", "--out", str(tmp_path / "a"), "--budget", "120", "--resume")  # config.json has the rest
+    nasfast(*args, "--budget", "120", "--out", str(tmp_path / "b"))
+    rows = history(tmp_path / "a")
+    assert rows == history(tmp_path / "b")
+    assert {r["arch"] for r in rows} == {str(nb201.from_index(i)) for i in idx}  # only, and all, table archs
+    cfg = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert cfg["evaluator"]["columns"] == {"valid": "cifar100/acc/valid/200ep", "test": "cifar100/acc/test/200ep",
+                                           "cost": "gpu_seconds"}
+    assert cfg["strategy"]["candidates"]["count"] == 120
+    p = nasfast(*args, "--budget", "121", "--out", str(tmp_path / "c"), check=False)
+    assert p.returncode == 2 and "budget 121 exceeds the 120 candidate archs" in p.stderr
