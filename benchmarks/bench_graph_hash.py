@@ -18,10 +18,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python_tests"))
 
-from reference_graph_hash import module_hash, strip_padding  # noqa: E402
+from reference_graph_hash import module_hash, strip_padding
 
-from nasfast.data import data_path  # noqa: E402
-from nasfast.ops import graph_hash  # noqa: E402
+from nasfast.data import data_path
+from nasfast.ops import graph_hash
 
 NB101_SPACE = 423_624
 
@@ -65,7 +65,7 @@ def main() -> None:
             sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
             fn(a[:1024], o[:1024])
             sync()
-            t = best_time(lambda: (fn(a, o), sync()), args.repeats)
+            t = best_time(lambda fn=fn, a=a, o=o, sync=sync: (fn(a, o), sync()), args.repeats)
             rows.append((f"{name} ({args.threads} threads)" if device == "cpu" else name, device,
                          len(a), t, len(a) / t))
     # Correctness of what was timed: the op's keys equal the stored ones.

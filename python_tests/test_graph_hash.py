@@ -9,10 +9,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_graph_hash import nb101_module_hash, prune, strip_padding
 
 from nasfast.data import data_path
 from nasfast.ops import graph_hash
-from reference_graph_hash import nb101_module_hash, prune, strip_padding
 
 NB101 = np.load(data_path("nb101", "nb101_subset_30k.npz"))
 NB101_ZC = np.load(data_path("nb101", "nb101_zc_naslib_500.npz"))

@@ -11,6 +11,6 @@ except ImportError as exc:  # pragma: no cover - only when the package was not b
         "`pip install --no-build-isolation -e .` (see README.md)"
     ) from exc
 
-from nasfast.ops import graph_hash  # noqa: E402
+from nasfast.ops import graph_hash
 
 __all__ = ["graph_hash"]

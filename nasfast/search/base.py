@@ -201,7 +201,7 @@ class Strategy(abc.ABC):
     def _propose(self) -> Any:
         """One architecture that is not in ``self.seen`` and is ``allowed``."""
 
-    def _observe(self, request: Request, result: Result) -> None:
+    def _observe(self, request: Request, result: Result) -> None:  # noqa: B027 (optional hook)
         """Learn from a result (called by ``tell`` after the history is updated)."""
 
     def _params(self) -> dict[str, Any]:
