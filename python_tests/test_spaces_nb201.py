@@ -64,6 +64,29 @@ def test_sampling_is_uniform_over_ops():
     assert np.all(np.abs(freq - 0.2) < 0.02)
 
 
+def reference_class(arch: nb201.NB201Arch) -> tuple:
+    """Independent NB201 class rule: keep edges that are not `none` and lie on an input->output
+    path; the only freedom left is swapping the two sum nodes, so the class is the lesser of the
+    two (src, dst, op) edge sets."""
+    live = [(src, dst, op) for (dst, src), op in zip(nb201.EDGES, arch.ops) if op != "none"]
+    reach_in, reach_out = {0}, {3}
+    for src, dst, _ in sorted(live, key=lambda e: e[0]):
+        if src in reach_in:
+            reach_in.add(dst)
+    for src, dst, _ in sorted(live, key=lambda e: -e[1]):
+        if dst in reach_out:
+            reach_out.add(src)
+    alive = [e for e in live if e[0] in reach_in and e[1] in reach_out]
+    swap = {0: 0, 1: 2, 2: 1, 3: 3}
+    return min(tuple(sorted(alive)), tuple(sorted((swap[s], swap[d], op) for s, d, op in alive)))
+
+
+def test_isomorphism_classes_equal_an_independent_rule():
+    hashes = nb201.canonical_hash(ALL)
+    ref = [reference_class(a) for a in ALL]
+    assert len(set(hashes)) == len(set(ref)) == len(set(zip(hashes, ref)))
+
+
 def test_isomorphism_classes_of_the_space():
     hashes = nb201.canonical_hash(ALL)
     # The 341 cells with no input->output path form one class (all-zero hash).
