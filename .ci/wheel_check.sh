@@ -16,10 +16,12 @@ SITE=$("$WORK/venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()
 "$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > "$SITE/project_deps.pth"
 "$WORK/venv/bin/python" -m pip install -q --no-deps --no-index "$WORK"/dist/nasfast-*.whl
 cd "$WORK"
-"$WORK/venv/bin/python" - <<'PY'
+CHECKOUT="$ROOT" VENV="$WORK/venv" "$WORK/venv/bin/python" - <<'PY'
+import os
 import nasfast, nasfast.ops
-from pathlib import Path
-assert "site-packages" in nasfast.__file__ and not nasfast.__file__.startswith(str(Path.cwd().parent)), nasfast.__file__
+# imported from the fresh venv, not from the checkout
+assert nasfast.__file__.startswith(os.environ["VENV"]), nasfast.__file__
+assert not nasfast.__file__.startswith(os.environ["CHECKOUT"]), nasfast.__file__
 import numpy as np
 from nasfast.data import data_path
 from nasfast.spaces import nb101, nb201
