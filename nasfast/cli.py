@@ -16,15 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from nasfast.evaluators.base import Request, Result
-from nasfast.evaluators.tabular import DATASET_COLUMNS, DATASETS, TabularEvaluator, build_evaluator
+from nasfast.evaluators.tabular import (
+    BUNDLED_COLUMNS,
+    DATASET_COLUMNS,
+    DATASETS,
+    NO_TEST_COLUMN,
+    TabularEvaluator,
+    build_evaluator,
+)
 from nasfast.search import (
     REPORT_RULES,
+    SPACE_ALIASES,
     SPACES,
     STRATEGIES,
     ResumeError,
     build_strategy,
+    canonical_space,
     get_space,
     run_search,
+    table_candidates,
 )
 from nasfast.search.runner import CONFIG_FILE
 
@@ -68,6 +78,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print("\nsearch datasets (columns of the nb201 table: selection / reported test / cost):")
     for ds, (valid, test, cost) in DATASET_COLUMNS.items():
         print(f"  {ds:<15} {valid} / {test} / {cost}")
+    for bench, datasets in BUNDLED_COLUMNS.items():
+        print(f"search datasets of the {bench} table (only its rows are searched):")
+        for ds, (valid, test, cost) in datasets.items():
+            print(f"  {ds:<15} {valid} / {test or NO_TEST_COLUMN} / {cost or 'no cost column'}")
     names = [args.benchmark] if args.benchmark else tabular.benchmark_names()
     for name in names:
         print()
@@ -82,7 +96,9 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
                        description="Run RS or REA on a benchmark table; every evaluation is written to "
                                    "OUT/history.csv as it happens, and --resume continues a killed run.")
     # defaults are None here and filled in later, so a resume can tell which options were given
-    p.add_argument("--space", choices=sorted(SPACES), help="search space (default nb201)")
+    p.add_argument("--space", choices=sorted(SPACES) + sorted(SPACE_ALIASES),
+                   help="search space, searched on its bundled table (default nb201; nb101: the 30,001-arch "
+                        "subset; nb301 = darts: the 725 NB-301 genotypes, surrogate accuracies)")
     p.add_argument("--dataset", choices=DATASETS, help="dataset whose columns answer (default cifar10)")
     p.add_argument("--algo", choices=sorted(STRATEGIES), help="search algorithm (default rea)")
     p.add_argument("--budget", type=int, help="distinct evaluations (default 200)")
@@ -134,9 +150,11 @@ def _fresh_objects(args: argparse.Namespace) -> tuple[Any, TabularEvaluator]:
     space = get_space(args.space)
     if args.table is not None:
         benchmark = _load_table(args.table, args.space)
-        candidates = benchmark.archs()
+        candidates = table_candidates(space, benchmark)
     else:
-        benchmark, candidates = tabular.load(args.space), None
+        benchmark = tabular.load(args.space)
+        # a table that holds only part of its space (nb101, nb301) restricts the search to its rows
+        candidates = table_candidates(space, benchmark) if len(benchmark) < space.NUM_ARCHS else None
     evaluator = TabularEvaluator(benchmark, args.dataset, valid_column=args.valid_column,
                                  test_column=args.test_column, cost_column=args.cost_column,
                                  table_path=args.table)
@@ -162,13 +180,17 @@ def _resumed_objects(args: argparse.Namespace, config: dict[str, Any]) -> tuple[
                            f"({'.'.join(where)}={saved} in {args.out / CONFIG_FILE}); drop the option "
                            "or use another --out")
     evaluator = build_evaluator(config["evaluator"])
-    candidates = evaluator.benchmark.archs() if config["evaluator"].get("table") else None
+    candidates = None
+    if config["strategy"].get("candidates") is not None:
+        candidates = table_candidates(get_space(config["strategy"]["space"]), evaluator.benchmark)
     return build_strategy(config["strategy"], candidates), evaluator
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
     if args.table is not None:
         args.table = args.table.resolve()  # the config must still find it when resumed from elsewhere
+    if args.space is not None:
+        args.space = canonical_space(args.space)  # darts -> nb301: one name in configs and run dirs
     if args.out is None:
         named = {k: getattr(args, k) or _SEARCH_DEFAULTS[k] for k in ("space", "dataset", "algo")}
         seed = args.seed if args.seed is not None else _SEARCH_DEFAULTS["seed"]
@@ -190,12 +212,19 @@ def _cmd_search(args: argparse.Namespace) -> int:
     cols = evaluator.config()["columns"]
     print(f"best architecture:   {result['best_arch']}")
     print(f"validation accuracy: {result['best_valid_acc']:.2f} %  ({cols['valid']}, selects)")
-    print(f"test accuracy:       {result['best_test_acc']:.2f} %  ({cols['test']}; "
-          f"error {100 - result['best_test_acc']:.2f} %)")
+    if cols["test"] is None:
+        print(f"test accuracy:       none ({NO_TEST_COLUMN})")
+    else:
+        print(f"test accuracy:       {result['best_test_acc']:.2f} %  ({cols['test']}; "
+              f"error {100 - result['best_test_acc']:.2f} %)")
     if rule != "incumbent":
         rep = result["reported"]
         print(f"reported ({rule}, test-informed): test accuracy {rep['test_acc']:.2f} % of {rep['arch']}")
-    print(f"evaluations:         {result['evaluations']} (simulated cost {result['total_cost'] / 3600:.1f} GPU-h)")
+    cost = (f"simulated cost {result['total_cost'] / 3600:.1f} GPU-h" if cols["cost"] is not None
+            else "no cost column in this table")
+    print(f"evaluations:         {result['evaluations']} ({cost})")
+    for note in result.get("notes", ()):
+        print(f"note:                {note}")
     print(f"run directory:       {args.out}")
     return 0
 

@@ -155,3 +155,70 @@ def test_search_a_user_table_and_resume(tmp_path):
     assert cfg["strategy"]["candidates"]["count"] == 120
     p = nasfast(*args, "--budget", "121", "--out", str(tmp_path / "c"), check=False)
     assert p.returncode == 2 and "budget 121 exceeds the 120 candidate archs" in p.stderr
+
+
+def test_search_nb101_end_to_end(tmp_path):
+    from nasfast import tabular
+    from nasfast.search import get_space
+
+    run = tmp_path / "run"
+    proc = nasfast("search", "--space", "nb101", "--algo", "rea", "--budget", "30", "--seed", "3",
+                   "--population", "6", "--out", str(run), "--no-progress")
+    rows = history(run)
+    assert len({r["arch"] for r in rows}) == 30
+    bench, space = tabular.load("nb101"), get_space("nb101")
+    assert all(bench.contains(r["arch"]) for r in rows)  # 32-hex fingerprints of table rows
+    assert [float(r["valid_acc"]) for r in rows] == [bench.value(space.parse(r["arch"]), "cifar10/acc/valid/108ep")
+                                                    for r in rows]
+    assert {r["test_acc"] for r in rows} == {"nan"}
+    result = json.loads((run / "result.json").read_text())
+    assert result["best_arch"] == rows[-1]["incumbent_arch"] and result["best_test_acc"] is None
+    assert result["test"] == "no test column in this table"
+    assert result["columns"] == {"valid": "cifar10/acc/valid/108ep", "test": None, "cost": "cifar10/train_time/108ep"}
+    assert "test accuracy:       none (no test column in this table)" in proc.stdout
+    assert result["best_arch"] in proc.stdout
+    p = nasfast("search", "--space", "nb101", "--dataset", "cifar100", "--out", str(tmp_path / "x"), check=False)
+    assert p.returncode == 2 and "no cifar100 data" in p.stderr
+    p = nasfast("search", "--space", "nb101", "--report-rule", "best-test-seen", "--out", str(tmp_path / "x"),
+                check=False)
+    assert p.returncode == 2 and "needs test accuracies" in p.stderr
+
+
+def test_search_nb301_end_to_end_and_resume(tmp_path):
+    from nasfast import tabular
+    from nasfast.spaces import darts
+
+    run, full = tmp_path / "run", tmp_path / "full"
+    args = ["search", "--algo", "rea", "--seed", "1", "--no-progress"]
+    proc = nasfast(*args, "--space", "darts", "--budget", "20", "--out", str(run))
+    rows = history(run)
+    genotypes = {str(g) for g in tabular.load("nb301").archs()}
+    assert len({r["arch"] for r in rows}) == 20 and {r["arch"] for r in rows} <= genotypes
+    assert all(str(darts.parse(r["arch"])) == r["arch"] for r in rows)
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["strategy"]["space"] == "nb301" and cfg["strategy"]["candidates"]["count"] == 725
+    assert cfg["evaluator"]["columns"]["valid"] == "cifar10/surrogate_acc"
+    result = json.loads((run / "result.json").read_text())
+    assert any("surrogate prediction" in n for n in result["notes"]) and result["best_test_acc"] is None
+    assert "surrogate prediction" in proc.stdout and "no test column in this table" in proc.stdout
+    # the alias and the registered name are one space: resuming with either is allowed
+    nasfast(*args, "--space", "nb301", "--budget", "45", "--out", str(run), "--resume")
+    nasfast(*args, "--space", "darts", "--budget", "45", "--out", str(full))
+    assert (run / "history.csv").read_bytes() == (full / "history.csv").read_bytes()
+
+
+def test_resume_nb101_after_a_torn_write_equals_uninterrupted(tmp_path):
+    cut, full = tmp_path / "cut", tmp_path / "full"
+    args = ["search", "--space", "nb101", "--algo", "rea", "--budget", "40", "--seed", "7", "--no-progress"]
+    nasfast(*args, "--out", str(cut))
+    nasfast(*args, "--out", str(full))
+    # as a SIGKILL in the middle of writing row 19 would leave the run: 18 rows, a torn one, no result
+    lines = (cut / "history.csv").read_text().splitlines(keepends=True)
+    (cut / "history.csv").write_text("".join(lines[:19]) + lines[19][:25])
+    (cut / "result.json").unlink()
+    out = nasfast("search", "--out", str(cut), "--resume").stdout  # config.json has the rest
+    assert (cut / "history.csv").read_bytes() == (full / "history.csv").read_bytes()
+    result = json.loads((cut / "result.json").read_text())
+    assert result["resumed_at_step"] == 18 and result["best_test_acc"] is None
+    assert result["best_arch"] == json.loads((full / "result.json").read_text())["best_arch"]
+    assert result["best_arch"] in out

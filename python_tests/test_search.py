@@ -359,3 +359,127 @@ def test_tabular_evaluator_on_a_user_table(bench, tmp_path):
     assert trace.report()["arch"] == str(nb201.from_index(int(np.argmax(
         [bench.value(i, "in16_valid_acc") for i in range(30)]))))
     assert math.isnan(trace.report("best-test-seen")["test_acc"])
+
+
+# ---- the NB-101 subset and the NB-301 genotypes: searches over a table ----------------------------
+
+# space, column searched on (the evaluator's default for the bundled table)
+_TABLE_SPACES = {"nb101": "cifar10/acc/valid/108ep", "nb301": "cifar10/surrogate_acc"}
+
+
+@pytest.fixture(scope="module")
+def table_search():
+    """(space, benchmark, candidates, evaluator) of each bundled partial table, built once."""
+    from nasfast.search import get_space, table_candidates
+
+    out = {}
+    for name in _TABLE_SPACES:
+        space, bench_ = get_space(name), tabular.load(name)
+        out[name] = (space, bench_, table_candidates(space, bench_), TabularEvaluator(bench_, "cifar10"))
+    return out
+
+
+@pytest.mark.parametrize("name", list(_TABLE_SPACES))
+@pytest.mark.parametrize("cls", [RandomSearch, RegularizedEvolution])
+def test_table_search_proposes_only_table_archs(table_search, name, cls):
+    space, bench_, cands, ev = table_search[name]
+    budget = 120 if name == "nb101" else 300  # REA on nb101 spends ~20 ms a step on mutations
+    a = search(cls(space, 4, cands), ev, budget).observations
+    archs = [o.arch for o in a]
+    assert len(set(archs)) == budget  # never repeats (for NB-101: never the same table row twice)
+    assert all(bench_.contains(space.parse(s)) for s in archs)  # only table rows, text form round-trips
+    assert [o.valid_acc for o in a] == [float(bench_.value(space.parse(s), _TABLE_SPACES[name])) for s in archs]
+    assert all(math.isnan(o.test_acc) for o in a)  # no test column: nothing invented
+    b = search(cls(space, 4, cands), ev, budget).observations
+    c = search(cls(space, 5, cands), ev, budget).observations
+    assert [o.arch for o in b] == archs and [o.valid_acc for o in b] == [o.valid_acc for o in a]
+    assert [o.arch for o in c] != archs
+
+
+def test_table_search_exhausts_nb301(table_search):
+    space, bench_, cands, ev = table_search["nb301"]
+    rea = RegularizedEvolution(space, 0, cands, population=20)
+    trace = search(rea, ev, len(bench_))
+    assert {o.arch for o in trace.observations} == {str(g) for g in bench_.archs()}
+    with pytest.raises(SpaceExhausted):
+        rea.ask()
+    with pytest.raises(ValueError, match="budget 726 exceeds the 725 candidate archs"):
+        search(RandomSearch(space, 0, cands), ev, 726)
+
+
+def test_nb101_arch_is_its_fingerprint(table_search):
+    from nasfast.search import NB101Arch
+    from nasfast.spaces import nb101
+
+    space, bench_, cands, _ = table_search["nb101"]
+    spec = bench_.archs()[17]
+    arch = space.as_arch(spec)
+    assert str(arch) == spec.fingerprint() == str(cands[17]) and arch == cands[17]
+    # another vertex order of the same cell is another Spec but the same arch (the same table row):
+    # swap two consecutive interior vertices that have no edge between them and different ops
+    for row in range(len(bench_)):
+        s = bench_.archs()[row]
+        swaps = [i for i in range(1, s.num_vertices - 2) if not s.adjacency[i, i + 1] and s.ops[i] != s.ops[i + 1]]
+        if swaps:
+            i = swaps[0]
+            perm = list(range(s.num_vertices))
+            perm[i], perm[i + 1] = i + 1, i
+            adj = s.adjacency[np.ix_(perm, perm)]
+            break
+    other = nb101.Spec(adj, [s.ops[i] for i in perm])
+    assert other != s and space.as_arch(other) == cands[row] and bench_.contains(space.as_arch(other))
+    assert space.parse(str(arch)).spec == spec  # the graph comes back from the bundled table
+    js = json.dumps({"matrix": spec.adjacency.tolist(), "ops": list(spec.ops)})
+    assert space.parse(js) == arch
+    assert NB101Arch("0" * 32).spec is None
+    with pytest.raises(ValueError, match="known only by its fingerprint"):
+        space.mutate(NB101Arch("0" * 32), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="32-hex fingerprint"):
+        space.parse("not an arch")
+    with pytest.raises(NotImplementedError, match="search a table's rows"):
+        RandomSearch(space, 0)
+
+
+def test_table_evaluators_report_no_test_column():
+    from nasfast.evaluators import NO_TEST_COLUMN
+
+    ev101 = TabularEvaluator(tabular.load("nb101"), "cifar10")
+    assert ev101.config()["columns"] == {"valid": "cifar10/acc/valid/108ep", "test": None,
+                                         "cost": "cifar10/train_time/108ep"}
+    assert ev101.config()["notes"] == [f"{NO_TEST_COLUMN}: only validation accuracy is reported"]
+    ev301 = TabularEvaluator(tabular.load("nb301"), "cifar10")
+    assert ev301.config()["columns"] == {"valid": "cifar10/surrogate_acc", "test": None, "cost": None}
+    assert any("surrogate prediction" in n for n in ev301.config()["notes"])
+    assert "notes" not in TabularEvaluator(tabular.load("nb201"), "cifar10").config()
+    with pytest.raises(ValueError, match="bundled nb101 table has no cifar100 data"):
+        TabularEvaluator(tabular.load("nb101"), "cifar100")
+
+
+def test_nb101_run_directory_and_resume(table_search, tmp_path):
+    from nasfast.search import get_space
+
+    space, bench_, cands, ev = table_search["nb101"]
+
+    def run(out, budget, resume=False):
+        return run_search(RegularizedEvolution(space, 2, cands, population=8), ev, budget, out, resume=resume,
+                          progress=False)
+
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    res = run(full, 40)
+    assert res["best_test_acc"] is None and res["test"] == "no test column in this table"
+    assert res["reported"]["test_acc"] is None and res["reported"]["arch"] == res["best_arch"]
+    saved = json.loads((full / "result.json").read_text())
+    assert saved["best_test_acc"] is None and "no test column in this table" in saved["notes"][0]
+    cfg = json.loads((full / "config.json").read_text())
+    assert cfg["strategy"]["space"] == "nb101" and cfg["strategy"]["candidates"]["count"] == 30001
+    assert build_strategy(cfg["strategy"], cands).config() == cfg["strategy"]
+    assert get_space(cfg["strategy"]["space"]) is space
+    run(cut, 40)
+    lines = (cut / "history.csv").read_text().splitlines(keepends=True)
+    (cut / "history.csv").write_text("".join(lines[:16]) + lines[16][:20])  # 15 rows and a torn one
+    (cut / "result.json").unlink()
+    res = run(cut, 40, resume=True)
+    assert res["resumed_at_step"] == 15
+    assert (cut / "history.csv").read_bytes() == (full / "history.csv").read_bytes()
+    with pytest.raises(ValueError, match="needs test accuracies"):
+        run_search(RandomSearch(space, 0, cands), ev, 5, tmp_path / "x", report_rule="best-test-seen")

@@ -13,6 +13,16 @@ All are 200-epoch seed means; costs are the seconds of the 200-epoch training ru
 
 CIFAR-10's "test" is the cifar10-valid ori-test, not the 50k-trained ``c10_test_acc``: the RS/REA
 baselines we reproduce sit near 9 % error, which only the 25k-trained runs give (notes §2).
+
+The other bundled tables have CIFAR-10 only and no test column (``BUNDLED_COLUMNS``):
+
+- ``nb101`` (30,001-arch subset): select on ``cifar10/acc/valid/108ep`` (one 108-epoch run), cost
+  ``cifar10/train_time/108ep``;
+- ``nb301`` (725 genotypes): select on ``cifar10/surrogate_acc``, NAS-Bench-301's *surrogate
+  prediction* of validation accuracy, not a trained value (said in ``notes``); no cost column.
+
+Without a test column a run reports validation accuracy only (``NO_TEST_COLUMN``), never a
+stand-in test number.
 """
 
 from __future__ import annotations
@@ -32,6 +42,13 @@ DATASET_COLUMNS: dict[str, tuple[str, str, str]] = {
     "ImageNet16-120": ("in16_valid_acc", "in16_test_acc", "in16_train_time_total"),
 }
 DATASETS: tuple[str, ...] = tuple(DATASET_COLUMNS)
+#: bundled table other than nb201 -> dataset -> (valid, test, cost) canonical names; None: no such column
+BUNDLED_COLUMNS: dict[str, dict[str, tuple[str, str | None, str | None]]] = {
+    "nb101": {"cifar10": ("cifar10/acc/valid/108ep", None, "cifar10/train_time/108ep")},
+    "nb301": {"cifar10": ("cifar10/surrogate_acc", None, None)},
+}
+#: what results say instead of a test accuracy when the table has none
+NO_TEST_COLUMN = "no test column in this table"
 #: where each dataset's numbers live in a table that names columns by parts (``Benchmark.resolve``)
 _RESOLVE_DATASET = {"cifar10": "cifar10-valid", "cifar100": "cifar100", "ImageNet16-120": "ImageNet16-120"}
 _DATASET_ALIASES = {"cifar10-valid": "cifar10", "imagenet16": "ImageNet16-120", "in16": "ImageNet16-120",
@@ -82,11 +99,29 @@ class TabularEvaluator:
         self.benchmark = benchmark
         self.dataset = canonical_dataset(dataset)
         self.table_path = str(table_path) if table_path is not None else None
-        default_valid, default_test, default_cost = DATASET_COLUMNS[self.dataset]
-        ds = _RESOLVE_DATASET[self.dataset]
-        self.valid_column = self._pick(valid_column, default_valid, {"dataset": ds, "split": "valid"}, required=True)
-        self.test_column = self._pick(test_column, default_test, {"dataset": ds, "split": "test"})
-        self.cost_column = self._pick(cost_column, default_cost, {"dataset": ds, "metric": "train_time"})
+        bundled = _bundled_columns(benchmark, self.table_path)
+        if bundled is None:
+            default_valid, default_test, default_cost = DATASET_COLUMNS[self.dataset]
+            ds = _RESOLVE_DATASET[self.dataset]
+            self.valid_column = self._pick(valid_column, default_valid, {"dataset": ds, "split": "valid"},
+                                           required=True)
+            self.test_column = self._pick(test_column, default_test, {"dataset": ds, "split": "test"})
+            self.cost_column = self._pick(cost_column, default_cost, {"dataset": ds, "metric": "train_time"})
+        else:
+            if self.dataset not in bundled:
+                raise ValueError(f"the bundled {benchmark.name} table has no {self.dataset} data; "
+                                 f"its datasets: {sorted(bundled)}")
+            defaults = bundled[self.dataset]
+            self.valid_column, self.test_column, self.cost_column = (
+                self._pick(given, default, {}) for given, default in zip((valid_column, test_column, cost_column),
+                                                                         defaults))
+        #: caveats about the numbers (stored in config.json and result.json when there are any)
+        self.notes: list[str] = []
+        valid_info = benchmark.info(self.valid_column)
+        if "surrogate" in valid_info.metric or "surrogate" in valid_info.description.lower():
+            self.notes.append(f"{self.valid_column} is a surrogate prediction, not a trained accuracy")
+        if self.test_column is None:
+            self.notes.append(f"{NO_TEST_COLUMN}: only validation accuracy is reported")
         nan = np.full(len(benchmark), math.nan)
         self._valid = benchmark.column(self.valid_column)
         self._test = benchmark.column(self.test_column) if self.test_column else nan
@@ -94,10 +129,13 @@ class TabularEvaluator:
         self.total_cost = 0.0
         self.evaluations = 0
 
-    def _pick(self, given: str | None, default: str, parts: dict[str, str], required: bool = False) -> str | None:
+    def _pick(self, given: str | None, default: str | None, parts: dict[str, str],
+              required: bool = False) -> str | None:
         if given is not None:
             self.benchmark.canonical(given)  # KeyError with suggestions if the table lacks it
             return given
+        if not parts:  # a bundled table whose columns are known: no searching
+            return default
         try:
             self.benchmark.canonical(default)
             return default
@@ -139,7 +177,7 @@ class TabularEvaluator:
     def config(self) -> dict[str, Any]:
         """Everything ``build_evaluator`` needs, and which columns answered (named in config.json)."""
         canonical = self.benchmark.canonical
-        return {
+        cfg = {
             "kind": "tabular",
             "benchmark": self.benchmark.name,
             "table": self.table_path,
@@ -150,6 +188,18 @@ class TabularEvaluator:
                                   "test": canonical(self.test_column) if self.test_column else None,
                                   "cost": canonical(self.cost_column) if self.cost_column else None},
         }
+        if self.notes:
+            cfg["notes"] = list(self.notes)
+        return cfg
+
+
+def _bundled_columns(benchmark: Any, table_path: str | None) -> dict[str, tuple[str, str | None, str | None]] | None:
+    """The known columns of a bundled table other than nb201 (None for nb201 and users' tables)."""
+    if table_path is not None or benchmark.name not in BUNDLED_COLUMNS:
+        return None
+    from nasfast import tabular
+
+    return BUNDLED_COLUMNS[benchmark.name] if tabular.load(benchmark.name) is benchmark else None
 
 
 def build_evaluator(config: dict[str, Any]) -> TabularEvaluator:

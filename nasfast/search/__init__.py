@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from nasfast.search.base import (
+    SPACE_ALIASES,
     SPACES,
     Request,
     Result,
@@ -20,11 +21,13 @@ from nasfast.search.base import (
     SpaceExhausted,
     Strategy,
     candidates_fingerprint,
+    canonical_space,
     get_space,
 )
 from nasfast.search.random import RandomSearch
 from nasfast.search.rea import RegularizedEvolution
 from nasfast.search.runner import ResumeError, read_history, run_search, search
+from nasfast.search.spaces import NB101Arch, table_candidates
 from nasfast.search.trace import HISTORY_FIELDS, REPORT_RULES, Observation, Trace
 
 #: Strategies by the name used in configs and on the command line.
@@ -55,8 +58,8 @@ def build_strategy(config: dict[str, Any], candidates: Iterable[Any] | None = No
 
 
 __all__ = [
-    "HISTORY_FIELDS", "REPORT_RULES", "SPACES", "STRATEGIES", "Observation", "RandomSearch",
-    "RegularizedEvolution", "Request", "Result", "ResumeError", "SearchSpace", "SpaceExhausted",
-    "Strategy", "Trace", "build_strategy", "candidates_fingerprint", "get_space", "read_history",
-    "run_search", "search",
+    "HISTORY_FIELDS", "REPORT_RULES", "SPACES", "SPACE_ALIASES", "STRATEGIES", "NB101Arch", "Observation",
+    "RandomSearch", "RegularizedEvolution", "Request", "Result", "ResumeError", "SearchSpace",
+    "SpaceExhausted", "Strategy", "Trace", "build_strategy", "candidates_fingerprint", "canonical_space",
+    "get_space", "read_history", "run_search", "search", "table_candidates",
 ]

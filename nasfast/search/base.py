@@ -23,8 +23,8 @@ import numpy as np
 
 from nasfast.evaluators.base import Request, Result
 
-__all__ = ["SPACES", "Request", "Result", "SearchSpace", "SpaceExhausted", "Strategy", "candidates_fingerprint",
-           "get_space", "space_archs", "space_name"]
+__all__ = ["SPACES", "SPACE_ALIASES", "Request", "Result", "SearchSpace", "SpaceExhausted", "Strategy",
+           "canonical_space", "candidates_fingerprint", "get_space", "space_archs", "space_name"]
 
 
 @runtime_checkable
@@ -48,16 +48,38 @@ def _nb201() -> ModuleType:
     return nb201
 
 
-#: Spaces a search can run on, by the name used in configs and on the command line.
-#: NB-101 and DARTS join once their modules offer sample/mutate/all_archs (DARTS is not finite).
-SPACES: dict[str, Callable[[], Any]] = {"nb201": _nb201}
+def _nb101() -> Any:
+    from nasfast.search.spaces import NB101_SEARCH_SPACE
+
+    return NB101_SEARCH_SPACE
+
+
+def _darts() -> Any:
+    from nasfast.search.spaces import DARTS_SEARCH_SPACE
+
+    return DARTS_SEARCH_SPACE
+
+
+#: Spaces a search can run on, by the name used in configs and on the command line (each name is
+#: also the bundled table searched by default: ``nasfast.tabular.load(name)``). NB-101 and DARTS
+#: are adapted in ``nasfast.search.spaces``; neither is enumerated, so their searches run on tables.
+SPACES: dict[str, Callable[[], Any]] = {"nb201": _nb201, "nb101": _nb101, "nb301": _darts}
+#: Other accepted names -> the registered one.
+SPACE_ALIASES: dict[str, str] = {"darts": "nb301"}
+
+
+def canonical_space(name: str) -> str:
+    """``'darts'`` -> ``'nb301'``; ``ValueError`` lists the choices."""
+    key = SPACE_ALIASES.get(name, name)
+    if key not in SPACES:
+        raise ValueError(f"unknown search space {name!r}; choose one of {sorted(SPACES)} "
+                         f"(aliases: {SPACE_ALIASES})")
+    return key
 
 
 def get_space(name: str) -> SearchSpace:
-    """The space module registered as ``name``; ``ValueError`` lists the choices."""
-    if name not in SPACES:
-        raise ValueError(f"unknown search space {name!r}; choose one of {sorted(SPACES)}")
-    return SPACES[name]()
+    """The space registered as ``name`` (or an alias); ``ValueError`` lists the choices."""
+    return SPACES[canonical_space(name)]()
 
 
 def space_name(space: SearchSpace) -> str:

@@ -9,7 +9,9 @@ A run directory holds:
 - ``history.csv``: one row per evaluation (``HISTORY_FIELDS``), appended, flushed and fsync'd as
   each result arrives, so a crash loses at most the evaluation in flight;
 - ``result.json``: the best arch by validation, its accuracies, what the reporting rule reports,
-  the columns used and the wall time (written at the end);
+  the columns used and the wall time (written at the end). When the evaluator's config names no
+  test column (``columns.test`` is null: the NB-101 and NB-301 tables), the test fields are null
+  and ``"test"`` says ``"no test column in this table"``; the evaluator's ``notes`` are copied;
 - ``trajectory.png``: best-so-far validation accuracy and the incumbent's test accuracy per step.
 
 Resuming replays ``history.csv`` through the strategy's ask/tell: a strategy is a deterministic
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from nasfast.evaluators.base import Evaluator, Result
+from nasfast.evaluators.tabular import NO_TEST_COLUMN
 from nasfast.search.base import Strategy
 from nasfast.search.trace import HISTORY_FIELDS, Observation, Trace, check_report_rule, same_observation
 
@@ -135,8 +138,10 @@ class _HistoryWriter:
         self._f.close()
 
 
-def plot_trajectory(trace: Trace, path: Path, title: str = "", report_rule: str = "incumbent") -> None:
-    """Best-so-far validation accuracy and the incumbent's test accuracy against evaluations."""
+def plot_trajectory(trace: Trace, path: Path, title: str = "", report_rule: str = "incumbent",
+                    show_test: bool = True) -> None:
+    """Best-so-far validation accuracy and the incumbent's test accuracy against evaluations
+    (``show_test=False``: validation only, for tables without a test column)."""
     # the object API with an explicit Agg canvas: no pyplot global state, no display needed
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -148,8 +153,9 @@ def plot_trajectory(trace: Trace, path: Path, title: str = "", report_rule: str 
     ax = fig.add_subplot()
     steps = {"drawstyle": "steps-post"}  # both curves change only when an evaluation arrives
     ax.plot(x, [o.incumbent_valid_acc for o in obs], label="best validation acc so far", **steps)
-    ax.plot(x, [o.incumbent_test_acc for o in obs], label="incumbent's test acc", **steps)
-    if report_rule == "best-test-seen":
+    if show_test:
+        ax.plot(x, [o.incumbent_test_acc for o in obs], label="incumbent's test acc", **steps)
+    if show_test and report_rule == "best-test-seen":
         ax.plot(x, [o.best_test_seen for o in obs], "--", label="best test acc seen (test-informed)", **steps)
     ax.set_xlabel("evaluations")
     ax.set_ylabel("accuracy (%)")
@@ -219,6 +225,10 @@ def run_search(
         "report_rule": report_rule,
         "history_columns": list(HISTORY_FIELDS),
     }
+    has_test = _has_test_column(config["evaluator"])
+    if not has_test and report_rule != "incumbent":
+        raise ValueError(f"report rule {report_rule!r} needs test accuracies, and the evaluator has "
+                         f"{NO_TEST_COLUMN}; use the default rule 'incumbent'")
     rows: list[Observation] = []
     if existing and not resume:
         raise FileExistsError(
@@ -276,11 +286,25 @@ def run_search(
         "total_cost": trace.cumulative_cost,
         "wall_time_s": time.perf_counter() - started,  # this session only
     }
+    if not has_test:
+        # validation only: say so rather than write a NaN that reads like a missing measurement
+        result["best_test_acc"] = None
+        result["test"] = NO_TEST_COLUMN
+        result["reported"] = {"rule": report_rule, "arch": result["best_arch"], "test_acc": None,
+                              "test_error": None, "note": NO_TEST_COLUMN}
+    if evaluator_cfg.get("notes"):
+        result["notes"] = list(evaluator_cfg["notes"])
     _write_json(out / RESULT_FILE, result)
     title = f"{strategy.name} on {evaluator_cfg.get('dataset', '')} (seed {strategy.seed})"
-    plot_trajectory(trace, out / PLOT_FILE, title=title, report_rule=report_rule)
+    plot_trajectory(trace, out / PLOT_FILE, title=title, report_rule=report_rule, show_test=has_test)
     return result
 
 
 def _has_header(path: Path) -> bool:
     return path.exists() and path.stat().st_size > 0
+
+
+def _has_test_column(evaluator_cfg: dict[str, Any]) -> bool:
+    """False only when the evaluator's config says it has no test column (``columns.test`` null)."""
+    columns = evaluator_cfg.get("columns")
+    return not (isinstance(columns, dict) and "test" in columns and columns["test"] is None)

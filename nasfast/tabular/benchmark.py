@@ -148,6 +148,12 @@ class Benchmark:
         items, _ = as_batch(archs, self._keys.single)
         return self._keys.rows(items)
 
+    def keys(self) -> list[Any]:
+        """The lookup key of every row, in row order: NB101 fingerprints (32 hex), DARTS compact
+        genotype bytes; NB201 rows are keyed by their benchmark index."""
+        keys = getattr(self._keys, "keys", None)
+        return list(keys) if keys is not None else list(range(len(self)))
+
     def query(self, archs: Any, column: str) -> np.ndarray:
         """``column(column)[rows(archs)]`` as a new float64 array."""
         return self.column(column)[self.rows(archs)]
