@@ -1,0 +1,162 @@
+"""``GATESPredictor``: fit a ranking predictor on (architecture, accuracy) data, score new ones."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from nasfast.predictors import network
+from nasfast.predictors.encoding import Encoded, batch_size, take, to_device
+from nasfast.predictors.network import PredictorNet
+from nasfast.predictors.train import Progress, train
+
+_FORMAT = "nasfast.GATESPredictor/1"
+
+
+class GATESPredictor:
+    """A GATES (or baseline) architecture predictor trained with a learning-to-rank loss.
+
+    Args:
+        space: "nb101", "nb201" or "darts".
+        encoder: "gates" (REFERENCES A1.2-A1.4), or a baseline of the paper's encoder table:
+            "mlp", "gcn", "gcn_global" (``nasfast.predictors.baselines``).
+        loss: "hinge" (paper default, margin 0.1), "bce", "comparator" (pairwise comparator head,
+            scored by win rate against fixed references), "listmle", "regression" (MSE on sigmoid).
+        device: where the network lives ("cpu", "cuda", ...).
+        **config: overrides of ``network.DEFAULTS[space]`` and ``network.COMMON`` (e.g.
+            ``layers=(64, 64)``, ``epochs=50``, ``batch_size=128``, ``plus_I=True``).
+
+    Architectures: NB101 ``Spec`` objects or an ``(adjacency, ops)`` pair of arrays (B x N x N,
+    B x N, our labels, raw or pruned: they are pruned before encoding); NB201 ``NB201Arch`` /
+    arch strings / benchmark indices, or a (B, 6) array of op indices; DARTS ``Genotype`` objects
+    or a (B, 2, 8, 2) compact array.
+
+    Example:
+        >>> from nasfast import tabular
+        >>> b = tabular.load("nb201")
+        >>> acc = b.column("cifar10-valid/acc/valid/200ep")
+        >>> idx = np.arange(0, 15625, 50)
+        >>> p = GATESPredictor("nb201", layers=(32, 32), mlp_hidden=(32,), epochs=2).fit(idx, acc[idx])
+        >>> p.score(np.arange(10)).shape
+        (10,)
+    """
+
+    def __init__(self, space: str, encoder: str = "gates", loss: str = "hinge", *,
+                 device: str | torch.device = "cpu", **config: Any) -> None:
+        self.space, self.encoder, self.loss = space, encoder, loss
+        self.config = network.resolve_config(space, encoder, loss, config)
+        self.device = torch.device(device)
+        self.history: list[float] = []
+        self.net = self._build(int(self.config["seed"]))
+
+    def _build(self, seed: int) -> PredictorNet:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return PredictorNet(self.space, self.encoder, self.loss, self.config).to(self.device)
+
+    def encode(self, archs: Any) -> Encoded:
+        """The network's input tensors for ``archs`` (on the CPU)."""
+        return network.encode(self.space, self.encoder, archs)
+
+    def fit(self, archs: Any, accuracies: Any, epochs: int | None = None, seed: int | None = None,
+            progress: Progress = None, warm_start: bool = False) -> GATESPredictor:
+        """Train on ``archs`` with true ``accuracies`` (higher = better; any scale for the ranking
+        losses; for "regression" they are divided by ``acc_scale``, "auto" = 100 when some
+        accuracy exceeds 1, since the loss compares them with a sigmoid).
+
+        A fresh network is initialised from ``seed`` (default ``config["seed"]``) unless
+        ``warm_start``. ``progress``: True for a progress bar, or a callable(epoch, mean loss).
+        Returns self; ``history`` holds the mean loss per epoch.
+        """
+        seed = int(self.config["seed"] if seed is None else seed)
+        epochs = int(self.config["epochs"] if epochs is None else epochs)
+        acc = np.asarray(accuracies.detach().cpu() if isinstance(accuracies, torch.Tensor) else accuracies,
+                         dtype=np.float64).reshape(-1)
+        enc = self.encode(archs)
+        if batch_size(enc) != len(acc):
+            raise ValueError(f"got {batch_size(enc)} architectures but {len(acc)} accuracies")
+        bad = np.flatnonzero(~np.isfinite(acc))
+        if bad.size:
+            raise ValueError(f"accuracies contain {bad.size} NaN/inf value(s), the first at index {bad[0]}; "
+                             "drop those architectures before fitting")
+        if len(acc) < 2:
+            raise ValueError(f"need at least 2 architectures to fit, got {len(acc)}")
+        if self.loss == "regression":
+            acc = acc / self._acc_scale(acc)
+        if not warm_start:
+            self.net = self._build(seed)
+        cfg = self.config
+        with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
+            torch.manual_seed(seed)
+            if self.loss == "comparator":
+                refs = np.random.default_rng(seed).permutation(len(acc))[: int(cfg["num_references"])]
+                self.net.set_references(take(enc, np.sort(refs)))
+            self.history = train(
+                self.net, to_device(enc, self.device), acc, loss=self.loss, epochs=epochs,
+                batch_size=int(cfg["batch_size"]), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]),
+                margin=float(cfg["margin"]), max_compare_ratio=float(cfg["max_compare_ratio"]),
+                compare_threshold=float(cfg["compare_threshold"]), pair_choice=cfg["pair_choice"],
+                list_length=int(cfg["list_length"]), listmle_reduction=cfg["listmle_reduction"],
+                seed=seed, progress=progress)
+        return self
+
+    def _acc_scale(self, acc: np.ndarray) -> float:
+        scale = self.config["acc_scale"]
+        if scale == "auto":
+            return 100.0 if acc.max() > 1.0 else 1.0
+        return float(scale)
+
+    @torch.no_grad()
+    def score(self, archs: Any, chunk_size: int = 4096, micro_batch: int = 256) -> np.ndarray:
+        """Scores (float64, higher = better) of ``archs``, computed ``chunk_size`` archs at a time.
+
+        The network always sees micro-batches of exactly ``micro_batch`` archs at positions that
+        are multiples of it (the last one padded by repetition), and ``chunk_size`` is rounded up
+        to a multiple of it: float32 BLAS may round a row differently with the batch shape, and
+        this makes the scores bit-identical for every ``chunk_size``.
+        """
+        if chunk_size < 1 or micro_batch < 1:
+            raise ValueError(f"chunk_size and micro_batch must be positive, got {chunk_size}, {micro_batch}")
+        chunk_size = -(-chunk_size // micro_batch) * micro_batch
+        self.net.eval()
+        enc = self.encode(archs)
+        n = batch_size(enc)
+        ref_emb = self.net.embed(self.net.references()) if self.loss == "comparator" else None
+        out = np.empty(n, dtype=np.float64)
+        for s in range(0, n, chunk_size):
+            idx = np.arange(s, min(s + chunk_size, n))
+            m = len(idx)
+            idx = np.concatenate([idx, np.full(-(-m // micro_batch) * micro_batch - m, n - 1)])
+            chunk = to_device(take(enc, idx), self.device)
+            scores = [self.net.score(take(chunk, slice(k, k + micro_batch)), ref_emb)
+                      for k in range(0, len(idx), micro_batch)]
+            out[s:s + m] = torch.cat(scores)[:m].double().cpu().numpy()
+        return out
+
+    def to(self, device: str | torch.device) -> GATESPredictor:
+        self.device = torch.device(device)
+        self.net.to(self.device)
+        return self
+
+    def save(self, path: str | os.PathLike) -> None:
+        """State dict + config, loadable with ``torch.load(weights_only=True)``."""
+        torch.save({"format": _FORMAT, "space": self.space, "encoder": self.encoder, "loss": self.loss,
+                    "config": self.config, "history": list(self.history),
+                    "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()}}, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> GATESPredictor:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
+            raise ValueError(f"{os.fspath(path)!r} is not a saved GATESPredictor (format {_FORMAT})")
+        self = cls(blob["space"], blob["encoder"], blob["loss"], device=device, **blob["config"])
+        self.net.load_state_dict(blob["state_dict"])
+        self.net.to(self.device)
+        self.history = list(blob["history"])
+        return self
+
+    def __repr__(self) -> str:
+        return f"GATESPredictor(space={self.space!r}, encoder={self.encoder!r}, loss={self.loss!r})"
