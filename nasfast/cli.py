@@ -24,6 +24,14 @@ from nasfast.evaluators.tabular import (
     TabularEvaluator,
     build_evaluator,
 )
+from nasfast.predictor_commands import (
+    CommandError,
+    add_score,
+    add_train_predictor,
+    cmd_score,
+    cmd_train_predictor,
+)
+from nasfast.reproduce.command import add_reproduce, cmd_reproduce
 from nasfast.search import (
     REPORT_RULES,
     SPACE_ALIASES,
@@ -233,14 +241,18 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nasfast", description="Ranking-based neural architecture search.")
-    sub = parser.add_subparsers(dest="command", metavar="{info,search}")
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(_COMMANDS) + "}")
     sub.required = True
     _add_info(sub)
     _add_search(sub)
+    add_train_predictor(sub)
+    add_score(sub)
+    add_reproduce(sub)
     return parser
 
 
-_COMMANDS = {"info": _cmd_info, "search": _cmd_search}
+_COMMANDS = {"info": _cmd_info, "search": _cmd_search, "train-predictor": cmd_train_predictor, "score": cmd_score,
+             "reproduce": cmd_reproduce}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -252,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # output piped into e.g. `head`, which stopped reading: not an error; silence the final flush
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CLIError, ValueError, KeyError, FileExistsError, ResumeError) as err:
+    except (CLIError, CommandError, ValueError, KeyError, FileExistsError, ResumeError) as err:
         # KeyError's str() adds quotes around its message; show the message itself
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"nasfast {args.command}: error: {message}", file=sys.stderr)

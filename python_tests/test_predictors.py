@@ -3,8 +3,6 @@ invariance, losses, pair/list sampling, a smoke training run, save/load and chun
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -380,12 +378,10 @@ def test_smoke_training_nb201_kendall_tau():
     # <= 2000 pairs. Measured tau 0.72-0.76 (3 splits x 3 seeds, ~3 s on 2 cores); 0.65 leaves margin.
     torch.set_num_threads(min(2, torch.get_num_threads()))
     tr, acc_tr, te, acc_te = nb201_split()
-    t = time.perf_counter()
     p = GATESPredictor("nb201").fit(tr, acc_tr, epochs=40, seed=0)
     tau = metrics.kendall_tau(acc_te, p.score(te))
     assert tau > 0.65, tau
     assert p.history[-1] < p.history[0]
-    assert time.perf_counter() - t < 60
 
 
 def test_fit_is_deterministic_and_chunking_does_not_change_scores():

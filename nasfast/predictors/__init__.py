@@ -3,7 +3,8 @@ pointwise / pairwise heads, learning-to-rank losses and the aw_nas training reci
 
 Files: ``encoding`` (batch tensorisation), ``gates`` (GATES encoders), ``baselines`` (MLP, GCN),
 ``heads``, ``losses``, ``train`` (pair/list sampling, the loop), ``network`` (encoder + head and the
-per-space paper configs), ``predictor`` (``GATESPredictor``).
+per-space paper configs), ``predictor`` (``GATESPredictor``), ``scoring`` (streaming top-K scoring of
+sampled or listed candidates, behind ``nasfast score``).
 """
 
 from nasfast.predictors.predictor import GATESPredictor

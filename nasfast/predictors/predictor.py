@@ -110,7 +110,7 @@ class GATESPredictor:
         return float(scale)
 
     @torch.no_grad()
-    def score(self, archs: Any, chunk_size: int = 4096, micro_batch: int = 256) -> np.ndarray:
+    def score(self, archs: Any, chunk_size: int = 4096, micro_batch: int = 2048) -> np.ndarray:
         """Scores (float64, higher = better) of ``archs``, computed ``chunk_size`` archs at a time.
 
         The network always sees micro-batches of exactly ``micro_batch`` archs at positions that

@@ -1,0 +1,42 @@
+"""``nasfast reproduce <experiment>``: the argparse face of ``nasfast.reproduce.run``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nasfast.reproduce.gates import ALL_CONFIGS
+
+
+def add_reproduce(sub: argparse._SubParsersAction) -> None:
+    from nasfast.reproduce import EXPERIMENTS
+
+    p = sub.add_parser(
+        "reproduce", help="reproduce a paper's table (GATES predictor tau / N@K on NB101, NB201)",
+        description="Train every (config, training count, seed) of a paper table, append each result to "
+                    "OUT/results.csv as it finishes (a rerun with the same --out skips those), and write "
+                    "OUT/table.md (ours beside the paper's), OUT/summary.json and OUT/tau.png.")
+    p.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    p.add_argument("--out", type=Path, help="output directory (default runs/reproduce-<experiment>[-quick])")
+    p.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default 3; 2 with --quick)")
+    p.add_argument("--epochs", type=int, help="training epochs (default 200, the paper's; 2 with --quick)")
+    p.add_argument("--counts", type=float, nargs="+",
+                   help="training-set sizes: numbers of archs for gates-nb101 (default 190 381 1906 3812 "
+                        "19063), percentages of the 7,813-arch half for gates-nb201 (default 1 10 50 100)")
+    p.add_argument("--configs", nargs="+", choices=ALL_CONFIGS, metavar="ENCODER+LOSS",
+                   help=f"which predictors (default: the experiment's); known: {' '.join(ALL_CONFIGS)}")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny network, 2 counts, 2 seeds, 2 epochs: every code path in seconds (for CI)")
+    p.add_argument("--device", default="cpu", help="torch device to train on (default cpu)")
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads (default: torch's; 1 with --quick); 1 is often faster on a busy machine")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per run instead)")
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from nasfast import reproduce
+
+    out = args.out or Path("runs") / f"reproduce-{args.experiment}{'-quick' if args.quick else ''}"
+    reproduce.run(args.experiment, out, seeds=args.seeds, epochs=args.epochs, counts=args.counts,
+                  configs=args.configs, quick=args.quick, device=args.device, threads=args.threads, progress=not args.no_progress)
+    return 0

@@ -1,0 +1,186 @@
+"""``nasfast train-predictor`` and ``nasfast score`` (run in-process through ``cli.main``), and the
+streaming helpers behind them (``nasfast.predictors.scoring``)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasfast import predictor_commands
+from nasfast.cli import main
+from nasfast.predictors import encoding, network, scoring
+from nasfast.spaces import darts, nb101, nb201
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([*argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def read_top(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def nb201_table(path: Path, n: int, seed: int = 0) -> Path:
+    """A user CSV of ``n`` NB201 archs with made-up accuracies (training on a few hundred rows keeps
+    the tests fast; the bundled table would score 15k held-out rows)."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["arch", "my_acc"])
+        for i in rng.choice(nb201.NUM_ARCHS, n, replace=False):
+            w.writerow([str(nb201.from_index(int(i))), f"{rng.random():.4f}"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("models")
+    out = {"nb201": d / "nb201.pt", "darts": d / "darts.pt"}
+    assert main(["train-predictor", "--space", "nb201", "--table", str(nb201_table(d / "t.csv", 300)), "--epochs",
+                 "2", "--out", str(out["nb201"]), "--no-progress"]) == 0
+    assert main(["train-predictor", "--space", "darts", "--epochs", "1", "--out", str(out["darts"]),
+                 "--no-progress"]) == 0
+    return out
+
+
+def test_train_predictor_reports(tmp_path, capsys):
+    code, out, _ = run(capsys, "train-predictor", "--space", "darts", "--table", "nb301", "--epochs", "1",
+                       "--train-size", "100", "--seed", "3", "--out", str(tmp_path / "m.pt"), "--no-progress")
+    assert code == 0
+    assert "100 of 725 rows of nb301 (cifar10/surrogate_acc)" in out
+    assert "train size:          100" in out and "training time:" in out
+    assert "held-out Kendall tau:" in out and "other 625 rows" in out
+    assert (tmp_path / "m.pt").is_file()
+
+
+def test_train_predictor_on_user_csv(tmp_path, capsys):
+    table = nb201_table(tmp_path / "mine.csv", 60)
+    code, out, _ = run(capsys, "train-predictor", "--space", "nb201", "--table", str(table), "--epochs", "1",
+                       "--out", str(tmp_path / "m.pt"), "--no-progress")
+    assert code == 0 and "60 of 60 rows of mine (my_acc)" in out
+
+
+@pytest.mark.parametrize("space", ["nb201", "darts"])
+def test_score_sample_top_k(models, tmp_path, capsys, space):
+    top = tmp_path / "top.csv"
+    code, out, _ = run(capsys, "score", "--space", space, "--model", str(models[space]), "--sample", "3000",
+                       "--top", "25", "--chunk-size", "700", "--out", str(top), "--no-progress")
+    assert code == 0
+    assert "archs/s" in out and "peak RSS" in out
+    rows = read_top(top)
+    assert len(rows) == 25 and [int(r["rank"]) for r in rows] == list(range(1, 26))
+    scores = [float(r["score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    if space == "nb201":
+        keys = nb201.canonical_hash([r["arch"] for r in rows])
+    else:
+        keys = scoring.darts_key(np.stack([darts.parse(r["arch"]).to_compact() for r in rows])).tolist()
+    assert len(set(keys)) == len(keys)
+    # the same seed gives the same top K whatever the chunk size
+    again = tmp_path / "again.csv"
+    assert main(["score", "--space", space, "--model", str(models[space]), "--sample", "3000", "--top", "25",
+                 "--chunk-size", "3000", "--out", str(again), "--no-progress"]) == 0
+    assert [r["arch"] for r in read_top(again)] == [r["arch"] for r in rows]
+
+
+def test_score_archs_file(models, tmp_path, capsys):
+    archs = tmp_path / "archs.txt"
+    lines = ["# candidates", str(nb201.from_index(5)), str(nb201.from_index(5)), "5", "", "17",
+             str(nb201.from_index(300)), str(nb201.from_index(9000))]
+    archs.write_text("\n".join(lines) + "\n")
+    top = tmp_path / "top.csv"
+    code, out, _ = run(capsys, "score", "--space", "nb201", "--model", str(models["nb201"]), "--archs", str(archs),
+                       "--top", "10", "--out", str(top), "--no-progress")
+    assert code == 0 and "candidates:          6 (4 unique" in out
+    rows = read_top(top)
+    assert len(rows) == 4
+    # the output CSV is a valid --archs input, and scores agree with GATESPredictor.score
+    code, _, _ = run(capsys, "score", "--space", "nb201", "--model", str(models["nb201"]), "--archs", str(top),
+                     "--top", "10", "--out", str(tmp_path / "again.csv"), "--no-progress")
+    again = read_top(tmp_path / "again.csv")
+    assert code == 0 and [r["arch"] for r in again] == [r["arch"] for r in rows]
+    np.testing.assert_allclose([float(r["score"]) for r in again], [float(r["score"]) for r in rows], rtol=1e-6)
+    from nasfast.predictors import GATESPredictor
+
+    direct = GATESPredictor.load(models["nb201"]).score([r["arch"] for r in rows])
+    np.testing.assert_allclose(direct, [float(r["score"]) for r in rows], rtol=1e-6)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--space", "nb201", "--model", "{missing}", "--sample", "10"], "no such file"),
+    (["--space", "darts", "--model", "{nb201}", "--sample", "10"], "trained on space 'nb201', not --space darts"),
+    (["--space", "nb201", "--model", "{nb201}", "--archs", "{bad}"], "bad.txt:2: invalid nb201 architecture"),
+    (["--space", "nb201", "--model", "{nb201}", "--sample", "10", "--top", "0"], "--top must be positive"),
+])
+def test_score_errors(models, tmp_path, capsys, argv, message):
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"{nb201.from_index(1)}\n|nope~0|\n")
+    fill = {"{missing}": str(tmp_path / "none.pt"), "{nb201}": str(models["nb201"]), "{bad}": str(bad)}
+    code, _, err = run(capsys, "score", *[fill.get(a, a) for a in argv], "--out", str(tmp_path / "o.csv"),
+                       "--no-progress")
+    assert code == 2 and message in err and err.startswith("nasfast score: error:")
+
+
+def test_bad_space_and_table(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["score", "--space", "nb999", "--model", "m.pt", "--sample", "1", "--out", "o.csv"])
+    assert exc.value.code == 2 and "invalid choice: 'nb999'" in capsys.readouterr().err
+    code, _, err = run(capsys, "train-predictor", "--space", "nb101", "--table", "nb201", "--out",
+                       str(tmp_path / "m.pt"))
+    assert code == 2 and "holds nb201 archs, not --space nb101" in err
+    code, _, err = run(capsys, "train-predictor", "--space", "nb201", "--table", str(tmp_path / "x.csv"),
+                       "--out", str(tmp_path / "m.pt"))
+    assert code == 2 and "no such file" in err
+
+
+# ---- the helpers ----------------------------------------------------------------------------------
+
+def test_choices_match_network():
+    assert predictor_commands.ENCODERS == network.ENCODERS
+    assert predictor_commands.LOSSES == network.LOSSES
+
+
+def test_samplers_give_valid_archs():
+    rng = np.random.default_rng(0)
+    comp = scoring.sample_darts(rng, 500)
+    for g in comp[:100]:
+        darts.from_compact(g)
+    assert encoding.darts_compact(comp).shape == (500, 2, 8, 2)
+    adj, ops = scoring.sample_nb101(rng, 300)
+    for a, o in zip(adj[:50], ops[:50]):
+        spec = nb101.Spec(a, o)
+        assert np.array_equal(spec.padded(7)[0], a) and np.array_equal(spec.padded(7)[1], o)  # already pruned
+    assert scoring.sample_nb201(rng, 10).shape == (10, 6)
+
+
+def test_darts_key_is_edge_order_invariant_and_exact():
+    rng = np.random.default_rng(1)
+    comp = scoring.sample_darts(rng, 5000)
+    swapped = comp.copy()
+    swapped[:, :, 0::2], swapped[:, :, 1::2] = comp[:, :, 1::2], comp[:, :, 0::2]
+    assert (scoring.darts_key(swapped) == scoring.darts_key(comp)).all()
+    canon = {tuple(tuple(sorted(map(tuple, cell[2 * k:2 * k + 2]))) for cell in g for k in range(4)) for g in comp}
+    assert len(np.unique(scoring.darts_key(comp))) == len(canon)
+    assert scoring.darts_key(comp).max() < 2**60
+
+
+def test_darts_compact_vectorised_check_names_the_bad_genotype():
+    comp = scoring.sample_darts(np.random.default_rng(2), 4)
+    comp[2, 1, 6, 0] = comp[2, 1, 7, 0]
+    with pytest.raises(ValueError, match="reduce node 5 reads node .* twice"):
+        encoding.darts_compact(comp)
+
+
+def test_uint64_set():
+    s = scoring.UInt64Set(capacity=8)
+    assert s.add_new(np.array([3, 3, 0, 9])).tolist() == [True, False, True, True]
+    assert s.add_new(np.array([9, 4])).tolist() == [False, True]
+    keys = np.random.default_rng(3).integers(0, 2**60, 20000)
+    assert s.add_new(keys).sum() == len(np.unique(keys)) and len(s) == 4 + len(np.unique(keys))
+    assert not s.add_new(keys).any()

@@ -1,0 +1,126 @@
+"""``nasfast reproduce gates-nb101|gates-nb201``: the --quick runs (every code path: training, table,
+csv, summary, plot, resume) in a subprocess, and the data splits the experiments rest on."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasfast import reproduce
+from nasfast.reproduce import report
+from nasfast.reproduce.gates import GATES_NB101, GATES_NB201, NB101_PAPER_TAU, PAPER_CONFIGS
+
+REPO = Path(__file__).resolve().parents[1]
+OUTPUTS = {"results.csv", "table.md", "summary.json", "tau.png"}
+
+
+def nasfast(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-m", "nasfast", *args], check=False, env=env, capture_output=True,
+                          text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nasfast {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_nb201_quick_writes_everything_and_resumes(tmp_path):
+    out = tmp_path / "nb201"
+    proc = nasfast("reproduce", "gates-nb201", "--quick", "--out", str(out), "--no-progress")
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    got = rows(out)
+    # quick: counts 1 % and 10 % of the 7,813-arch half, seeds 0 and 1, the 3 default configs
+    assert len(got) == 2 * 2 * 3
+    assert {(r["count"], r["n_train"]) for r in got} == {("1", "78"), ("10", "781")}
+    assert {r["seed"] for r in got} == {"0", "1"}
+    assert {r["variant"] for r in got} == {"quick"} and {r["n_test"] for r in got} == {"7812"}
+    assert all(-1 <= float(r["tau"]) <= 1 and int(r["n_at_5"]) >= int(r["n_at_10"]) >= 1 for r in got)
+    assert "12 run(s) to do, 0 already" in proc.stdout
+    # the paper's NB201 N@K (slides) and the split we had to invent are stated
+    assert "GATES 1 / 1 with a ranking loss" in proc.stdout and "default_rng(201)" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["n_test"] == 7812 and summary["settings"]["pool_size"] == 7813
+    assert len(summary["cells"]) == 6 and all(c["n_seeds"] == 2 for c in summary["cells"])
+
+    # a rerun skips everything and leaves the csv as it was
+    before = (out / "results.csv").read_bytes()
+    again = nasfast("reproduce", "gates-nb201", "--quick", "--out", str(out), "--no-progress")
+    assert "0 run(s) to do, 12 already" in again.stdout
+    assert (out / "results.csv").read_bytes() == before
+
+    # a run killed midway: only the missing rows are trained, appended after the kept ones
+    lines = before.decode().splitlines(keepends=True)
+    (out / "results.csv").write_text("".join(lines[:6]))  # header + 5 rows
+    resumed = nasfast("reproduce", "gates-nb201", "--quick", "--out", str(out), "--no-progress")
+    assert "7 run(s) to do, 5 already" in resumed.stdout
+    after = rows(out)
+    assert len(after) == 12
+    assert {report.run_key(r) for r in after} == {report.run_key(r) for r in got}
+
+
+def test_nb101_quick_prints_paper_numbers(tmp_path):
+    out = tmp_path / "nb101"
+    proc = nasfast("reproduce", "gates-nb101", "--quick", "--out", str(out), "--no-progress")
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    got = rows(out)
+    assert len(got) == len(PAPER_CONFIGS) * 2 * 2
+    assert {r["config"] for r in got} == set(PAPER_CONFIGS)
+    assert {r["count"] for r in got} == {"190", "381"} and {r["n_test"] for r in got} == {"5000"}
+    table = (out / "table.md").read_text()
+    for config in PAPER_CONFIGS:  # every paper number of the two quick counts, printed and on disk
+        for n in (190, 381):
+            assert f"{NB101_PAPER_TAU[config][n]:.4f}" in proc.stdout
+            assert f"{NB101_PAPER_TAU[config][n]:.4f}" in table
+    assert "one training run per arch" in table and "not the paper's 42,362" in table
+    summary = json.loads((out / "summary.json").read_text())
+    cell = next(c for c in summary["cells"] if c["config"] == "gates+hinge" and c["count"] == 190)
+    assert cell["paper_tau"] == 0.7634 and cell["delta"] == pytest.approx(cell["tau_mean"] - 0.7634)
+    assert any("GATES beats MLP" in c["check"] for c in summary["checks"])
+    again = nasfast("reproduce", "gates-nb101", "--quick", "--out", str(out), "--no-progress")
+    assert "0 run(s) to do, 28 already" in again.stdout
+
+
+def test_bad_arguments(tmp_path):
+    bad = nasfast("reproduce", "gates-nb101", "--configs", "gates+nope", "--out", str(tmp_path), check=False)
+    assert bad.returncode == 2 and "gates+nope" in bad.stderr
+    bad = nasfast("reproduce", "gates-nb201", "--quick", "--counts", "150", "--out", str(tmp_path), check=False)
+    assert bad.returncode == 2 and "percentages" in bad.stderr and "150" in bad.stderr
+    bad = nasfast("reproduce", "gates-nb101", "--quick", "--counts", "30000", "--out", str(tmp_path), check=False)
+    assert bad.returncode == 2 and "30000" in bad.stderr and not (tmp_path / "results.csv").exists()
+
+
+def test_results_of_another_experiment_are_refused(tmp_path):
+    log = report.ResultsLog(tmp_path / "results.csv", "gates-nb201")
+    log.append({k: 0 for k in report.FIELDS if k != "experiment"} | {"variant": "quick", "config": "gates+hinge",
+                                                                        "count": "1"})
+    with pytest.raises(ValueError, match="gates-nb201"):
+        report.ResultsLog(tmp_path / "results.csv", "gates-nb101")
+    assert report.ResultsLog(tmp_path / "results.csv", "gates-nb201").done() == {("quick", "gates+hinge", "1", 0, 0)}
+
+
+def test_splits_are_fixed_disjoint_and_nested():
+    s101 = GATES_NB101.make_split()
+    assert len(s101.test) == 5000 and len(s101.pool) == 30001 - 5000
+    assert not set(s101.test) & set(s101.pool)
+    assert np.array_equal(s101.test, GATES_NB101.make_split().test)  # fixed by the split seed
+    small, large = s101.train_rows(190, 1), s101.train_rows(381, 1)
+    assert np.array_equal(small, large[:190])  # nested within a seed
+    assert not np.array_equal(small, s101.train_rows(190, 2))
+    s201 = GATES_NB201.make_split()
+    assert len(s201.pool) == 7813 and len(s201.test) == 7812
+    assert sorted(np.concatenate([s201.pool, s201.test]).tolist()) == list(range(15625))
+    # percentages of the half, truncated as aw_nas's train_ratio (A1.1)
+    assert [GATES_NB201.n_train(p, 7813) for p in (1, 10, 50, 100)] == [78, 781, 3906, 7813]
+    assert sorted(reproduce.EXPERIMENTS) == ["gates-nb101", "gates-nb201"]
