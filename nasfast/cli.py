@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nasfast.evaluators.base import Request, Result
-from nasfast.evaluators.tabular import (
+from nasfast.evaluators import (
     BUNDLED_COLUMNS,
     DATASET_COLUMNS,
     DATASETS,
     NO_TEST_COLUMN,
+    Request,
+    Result,
     TabularEvaluator,
     build_evaluator,
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,22 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def nasfast(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "nasfast", *args], check=False, env=_env(), cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"nasfast {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    return proc
+from cli_runner import nasfast, subprocess_env
 
 
 def history(run: Path) -> list[dict[str, str]]:
@@ -90,7 +74,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
             "--no-progress"]
     # --eval-delay (hidden, for tests) makes the run slow enough to be killed midway
     proc = subprocess.Popen([sys.executable, "-m", "nasfast", *args, "--out", str(killed), "--eval-delay", "0.02"],
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:

@@ -5,30 +5,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import nasfast
 
 from nasfast import reproduce
 from nasfast.reproduce import report
 from nasfast.reproduce.gates import GATES_NB101, GATES_NB201, NB101_PAPER_TAU, PAPER_CONFIGS
 
-REPO = Path(__file__).resolve().parents[1]
 OUTPUTS = {"results.csv", "table.md", "summary.json", "tau.png"}
-
-
-def nasfast(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-m", "nasfast", *args], check=False, env=env, capture_output=True,
-                          text=True, timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"nasfast {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    return proc
 
 
 def rows(out: Path) -> list[dict[str, str]]:

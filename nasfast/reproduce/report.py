@@ -158,22 +158,20 @@ def markdown(exp: PredictorExperiment, req: Request, cells: list[dict[str, Any]]
         lines.append(f"| {CONFIG_LABELS[config]} | " + " | ".join(ours) + " |")
         if config in exp.paper_tau:
             lines.append("| ↳ paper | " + " | ".join(paper) + " |")
-    lines += ["", "## N@5 / N@10 (true rank of the best of the predicted top K; mean over seeds, lower is better)",
-              "", "| config | " + " | ".join(heads) + " |", rule]
-    for config in req.configs:
-        vals = []
-        for count in req.counts:
-            c = look(config, count)
-            vals.append("not run" if c is None else f"{c['n_at_5_mean']:.1f} / {c['n_at_10_mean']:.1f}")
-        lines.append(f"| {CONFIG_LABELS[config]} | " + " | ".join(vals) + " |")
-    lines += ["", "## Seconds per run (training + scoring the test set each of the last epochs; mean over seeds)",
-              "", "| config | " + " | ".join(heads) + " |", rule]
-    for config in req.configs:
-        vals = []
-        for count in req.counts:
-            c = look(config, count)
-            vals.append("not run" if c is None else f"{c['seconds_mean']:.1f}")
-        lines.append(f"| {CONFIG_LABELS[config]} | " + " | ".join(vals) + " |")
+    def per_count_table(title: str, cell) -> list[str]:
+        """A config x count table of ``cell(summary)``, "not run" where a cell has no runs."""
+        out = ["", title, "", "| config | " + " | ".join(heads) + " |", rule]
+        for config in req.configs:
+            vals = [("not run" if (c := look(config, count)) is None else cell(c)) for count in req.counts]
+            out.append(f"| {CONFIG_LABELS[config]} | " + " | ".join(vals) + " |")
+        return out
+
+    lines += per_count_table(
+        "## N@5 / N@10 (true rank of the best of the predicted top K; mean over seeds, lower is better)",
+        lambda c: f"{c['n_at_5_mean']:.1f} / {c['n_at_10_mean']:.1f}")
+    lines += per_count_table(
+        "## Seconds per run (training + scoring the test set each of the last epochs; mean over seeds)",
+        lambda c: f"{c['seconds_mean']:.1f}")
     if checks:
         lines += ["", "## Acceptance checks (issue 5)", ""]
         mark = {True: "[x]", False: "[ ] FAILS:", None: "[?] not run:"}
