@@ -1,0 +1,100 @@
+"""What each zero-cost proxy is: its definition, sign, the weights it sums over, and its data.
+
+Definitions follow the zero-cost-proxy reference (Abdelfattah et al., ICLR 2021,
+``SamsungLabs/zero-cost-nas`` ``foresight/pruners/measures``; REFERENCES A5.2) and, for naswot,
+NASLib's one-pass ``nwot`` (REFERENCES A5.2, last rows). "theta" is every ``Conv2d`` / ``Linear``
+weight (never biases or BN), as the reference sums; L is the mean cross-entropy on the batch.
+All networks run in train mode (BN uses batch statistics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class ProxyInfo:
+    name: str
+    definition: str
+    uses_data: bool
+    bn: bool
+    sign: str = "higher is better (as computed; no conversion needed)"
+
+
+PROXIES: dict[str, ProxyInfo] = {p.name: p for p in (
+    ProxyInfo("synflow", "sum |theta * dR/dtheta|, R = sum of the outputs for an all-ones input of batch 1, "
+              "every parameter and BN buffer made positive, float64, BN removed (except inside NB201's "
+              "reduction blocks, as the reference)", uses_data=False, bn=False),
+    ProxyInfo("snip", "sum |theta * dL/dtheta|", uses_data=True, bn=True),
+    ProxyInfo("grad_norm", "sum over layers of the Frobenius norm of dL/dtheta (not squared)",
+              uses_data=True, bn=True),
+    ProxyInfo("grasp", "sum -theta * (H g), g = dL/dtheta, H the Hessian of L (temperature 1); the reference "
+              "flipped GraSP's sign", uses_data=True, bn=True),
+    ProxyInfo("fisher", "sum over conv/linear output channels c of fan_in(c) * 0.5 * mean_n (sum_spatial a * dL/da)^2, "
+              "a the layer's output before BN; the fan-in factor is the reference's broadcast of each channel's "
+              "value to all its weights before summing", uses_data=True, bn=True),
+    ProxyInfo("jacob_cov", "-sum_i [log(l_i + k) + 1/(l_i + k)], k = 1e-5, l the eigenvalues of the correlation "
+              "matrix (over the batch) of the input gradients of the summed outputs (NASWOT v1); eigenvalues "
+              "by a symmetric solver (the reference's general `eig` can go complex); NaN on failure",
+              uses_data=True, bn=True),
+    ProxyInfo("naswot", "log|det K|, K = sum over every ReLU of c c^T + (1-c)(1-c)^T, c the binary codes "
+              "1[ReLU input > 0] per sample (NASWOT v2, NASLib's one-pass variant)", uses_data=True, bn=True),
+    ProxyInfo("plain", "sum theta * dL/dtheta (signed)", uses_data=True, bn=True),
+    ProxyInfo("l2_norm", "sum over layers of the Frobenius norm of theta, over the layers the arch uses "
+              "(RANK-NOSH's 'mag' prior)", uses_data=False, bn=True),
+    ProxyInfo("params", "number of parameters (all trainable tensors, BN included) of the proxy network",
+              uses_data=False, bn=True),
+    ProxyInfo("flops", "multiply-accumulates of the conv and linear layers for one input image, in millions",
+              uses_data=False, bn=True),
+)}
+
+#: the proxies one forward and two backward passes give together (the batched evaluator's main pass)
+GRADIENT_PROXIES = ("snip", "grad_norm", "plain", "fisher", "jacob_cov", "naswot")
+JACOB_COV_K = 1e-5
+
+
+def check_proxy_names(names: list[str] | tuple[str, ...]) -> list[str]:
+    names = [n.strip() for n in names if n.strip()]
+    bad = [n for n in names if n not in PROXIES]
+    if bad:
+        raise ValueError(f"unknown proxy {bad[0]!r}; choose from {sorted(PROXIES)}")
+    if not names:
+        raise ValueError("no proxy named")
+    return names
+
+
+def jacob_cov_scores(jacobians: torch.Tensor) -> np.ndarray:
+    """(B, N, D) input gradients -> (B,) jacob_cov scores (NaN where the correlation is undefined)."""
+    j = jacobians.to(torch.float64)
+    j = j - j.mean(dim=2, keepdim=True)
+    norm = j.norm(dim=2, keepdim=True)
+    corr = (j / norm) @ (j / norm).transpose(1, 2)
+    out = np.full(len(j), np.nan)
+    ok = torch.isfinite(corr).flatten(1).all(1) & (norm.squeeze(2) > 0).all(1)
+    if ok.any():
+        lam = torch.linalg.eigvalsh(corr[ok])
+        score = -(torch.log(lam + JACOB_COV_K) + 1.0 / (lam + JACOB_COV_K)).sum(1)
+        out[ok.cpu().numpy()] = score.cpu().numpy()
+    return out
+
+
+def naswot_scores(kernels: torch.Tensor) -> np.ndarray:
+    """(B, N, N) NASWOT kernels -> (B,) log|det K| (slogdet)."""
+    _, logabsdet = torch.linalg.slogdet(kernels.to(torch.float64))
+    return logabsdet.cpu().numpy()
+
+
+def naswot_kernel(codes_input: torch.Tensor) -> torch.Tensor:
+    """(G, N, F) ReLU inputs of G archs -> (G, N, N) kernel term c c^T + (1-c)(1-c)^T.
+
+    Uses (1-c)(1-c)^T = F - s_n - s_m + c c^T with s = c.sum(-1), so one matmul per ReLU. The
+    matmul runs in float32, exact here: its entries are integer counts <= F < 2**24."""
+    if codes_input.shape[-1] >= 2**24:
+        raise ValueError(f"naswot: {codes_input.shape[-1]} features per ReLU exceed exact float32 counting")
+    c = (codes_input > 0).to(torch.float32)
+    s = c.sum(-1, dtype=torch.float64)
+    cc = (c @ c.transpose(1, 2)).to(torch.float64)
+    return 2 * cc - s[:, :, None] - s[:, None, :] + c.shape[-1]

@@ -1,0 +1,155 @@
+"""All proxies of B NB201 architectures at once.
+
+One forward pass feeds every data proxy: the loss gradient (one backward) gives snip, grad_norm,
+plain and fisher; the input gradient of the summed logits (a second backward through the same
+graph) gives jacob_cov; the ReLU codes seen on the way give naswot. grasp needs a Hessian-vector
+product (its own pass) and synflow its own BN-free float64 network. The reference runs one
+forward/backward per proxy per architecture (``proxies.single``); ``benchmarks/bench_proxies.py``
+measures the difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nasfast.models.nb201 import NB201Network
+from nasfast.models.nb201_batched import BatchedNB201, Recorder
+from nasfast.proxies import single
+from nasfast.proxies.definitions import (
+    PROXIES,
+    check_proxy_names,
+    jacob_cov_scores,
+    naswot_kernel,
+    naswot_scores,
+)
+
+_LOSS_GRAD = ("snip", "grad_norm", "plain", "fisher")
+
+
+class _Collect(Recorder):
+    def __init__(self, B: int, N: int, naswot: bool, fisher: bool, device) -> None:
+        self.kernel = torch.zeros(B, N, N, dtype=torch.float64, device=device) if naswot else None
+        self.outputs: list = [] if fisher else None
+
+    def relu_input(self, x, archs):
+        if self.kernel is not None:
+            x = x.detach()
+            codes = x.reshape(x.shape[0], len(archs), -1).transpose(0, 1)
+            self.kernel.index_add_(0, archs, naswot_kernel(codes))
+
+    def layer_output(self, y, layer):
+        if self.outputs is not None:
+            self.outputs.append((y, layer))
+
+
+def _batched_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Sum over architectures of each one's mean cross-entropy; logits (N, B, K)."""
+    n, b, k = logits.shape
+    return F.cross_entropy(logits.reshape(n * b, k), y.repeat_interleave(b)) * b
+
+
+def _per_arch(net: BatchedNB201, per_block: list[tuple[torch.Tensor, object]]) -> np.ndarray:
+    out = torch.zeros(net.B, dtype=torch.float64, device=net.device)
+    for value, sw in per_block:
+        out.index_add_(0, sw.archs, value.detach().to(torch.float64))
+    return out.cpu().numpy()
+
+
+def _main_pass(nets, names, x, y, dtype) -> dict[str, np.ndarray]:
+    net = BatchedNB201(nets, dtype=dtype)
+    B, N = net.B, len(x)
+    rec = _Collect(B, N, "naswot" in names, "fisher" in names, net.device)
+    want_jac = "jacob_cov" in names
+    xin = x.to(dtype).repeat(1, B, 1, 1).requires_grad_(True) if want_jac else x.to(dtype)
+    logits = net.forward(xin, rec)
+    out: dict[str, np.ndarray] = {}
+    if any(n in names for n in _LOSS_GRAD):
+        loss = _batched_loss(logits, y)
+        acts = [o for o, _ in rec.outputs] if rec.outputs is not None else []
+        weights = [sw.weight for sw in net.weights]
+        grads = torch.autograd.grad(loss, weights + acts, retain_graph=want_jac, allow_unused=True)
+        wg, ag = grads[:len(weights)], grads[len(weights):]
+        pairs = [(sw, g) for sw, g in zip(net.weights, wg) if g is not None]
+        blocks = lambda t, sw: t.reshape(len(sw.archs), -1)  # noqa: E731
+        if "snip" in names:
+            out["snip"] = _per_arch(net, [(blocks((sw.weight * g).abs(), sw).sum(1), sw) for sw, g in pairs])
+        if "plain" in names:
+            out["plain"] = _per_arch(net, [(blocks(sw.weight * g, sw).sum(1), sw) for sw, g in pairs])
+        if "grad_norm" in names:
+            out["grad_norm"] = _per_arch(net, [(blocks(g, sw).norm(dim=1), sw) for sw, g in pairs])
+        if "fisher" in names:
+            vals = []
+            for (act, sw), g in zip(rec.outputs, ag):
+                if g is None:
+                    continue
+                if act.dim() == 3:  # the classifier: (N, B, K) -> per-"channel" (B*K)
+                    act, g = act.reshape(act.shape[0], -1), g.reshape(g.shape[0], -1)
+                per_channel = single.fisher_channels(act.detach(), g)
+                vals.append((per_channel.reshape(len(sw.archs), -1).sum(1) * sw.fan_in, sw))
+            out["fisher"] = _per_arch(net, vals)
+    if want_jac:
+        (jac,) = torch.autograd.grad(logits.sum(), xin)
+        out["jacob_cov"] = jacob_cov_scores(jac.reshape(N, B, -1).transpose(0, 1))
+    if rec.kernel is not None:
+        out["naswot"] = naswot_scores(rec.kernel)
+    return out
+
+
+def _grasp(nets, x, y, dtype) -> np.ndarray:
+    net = BatchedNB201(nets, dtype=dtype)
+    loss = _batched_loss(net.forward(x.to(dtype)), y)
+    weights = [sw.weight for sw in net.weights]
+    grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+    used = [(sw, g) for sw, g in zip(net.weights, grads) if g is not None]
+    z = sum((g.detach() * g).sum() for _, g in used)
+    hg = torch.autograd.grad(z, [sw.weight for sw, _ in used], allow_unused=True)
+    return _per_arch(net, [((-sw.weight.detach() * h).reshape(len(sw.archs), -1).sum(1), sw)
+                           for (sw, _), h in zip(used, hg) if h is not None])
+
+
+def _synflow(nets, x) -> np.ndarray:
+    net = BatchedNB201(nets, use_bn=False, dtype=torch.float64, absolute=True)
+    ones = torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device)
+    out = net.forward(ones)
+    weights = [sw.weight for sw in net.weights]
+    grads = torch.autograd.grad(out.sum(), weights, allow_unused=True)
+    return _per_arch(net, [((sw.weight * g).abs().reshape(len(sw.archs), -1).sum(1), sw)
+                           for sw, g in zip(net.weights, grads) if g is not None])
+
+
+def nb201_proxies_batched(nets: Sequence[NB201Network], names: Sequence[str], x: torch.Tensor,
+                          y: torch.Tensor, *, dtype: torch.dtype = torch.float32) -> dict[str, np.ndarray]:
+    """Proxies of B NB201 networks (each keeps its own weights), evaluated together.
+
+    ``x``: (N, 3, H, W) images shared by all; ``y``: (N,) labels. Returns name -> (B,) float64.
+    Networks with no input->output path get NaN for every proxy that looks at data or gradients
+    (their output does not depend on the cell)."""
+    names = check_proxy_names(list(names))
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"images must be (N, 3, H, W), got {tuple(x.shape)}")
+    if y.shape != (len(x),) or y.dtype != torch.long:
+        raise ValueError(f"labels must be (N,) int64, got {tuple(y.shape)} {y.dtype}")
+    B = len(nets)
+    out = {n: np.full(B, np.nan) for n in names}
+    for n in names:  # data-free proxies come straight from each module
+        if not PROXIES[n].uses_data and n != "synflow":
+            out[n] = np.array([single.SINGLE[n](net, x, y) for net in nets], dtype=np.float64)
+    alive = [i for i, net in enumerate(nets) if net.has_path]
+    if not alive:
+        return out
+    live_nets = [nets[i] for i in alive]
+    main = [n for n in names if n in ("snip", "grad_norm", "plain", "fisher", "jacob_cov", "naswot")]
+    results: dict[str, np.ndarray] = {}
+    if main:
+        results.update(_main_pass(live_nets, main, x, y, dtype))
+    if "grasp" in names:
+        results["grasp"] = _grasp(live_nets, x, y, dtype)
+    if "synflow" in names:
+        results["synflow"] = _synflow(live_nets, x)
+    for n, v in results.items():
+        out[n][alive] = v
+    return out

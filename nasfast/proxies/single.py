@@ -1,0 +1,172 @@
+"""Zero-cost proxies of one network at a time, the way the reference computes them.
+
+Works on any ``nn.Module`` (NB201, NB101, DARTS networks or a user's own): each proxy gets its own
+deep copy of the network, in train mode, and its own forward/backward passes, as
+``foresight/pruners/measures`` does. This is the path for networks the batched evaluator does not
+cover, and the yardstick the batched NB201 evaluator is tested and benchmarked against.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasfast.proxies.definitions import jacob_cov_scores, naswot_kernel, naswot_scores
+
+
+def _layers(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+
+
+def _copy(net: nn.Module) -> nn.Module:
+    return copy.deepcopy(net).train()
+
+
+def _weight_grads(net: nn.Module, x: torch.Tensor, y: torch.Tensor, **kw) -> tuple[list, list]:
+    layers = _layers(net)
+    weights = [m.weight for m in layers]
+    loss = F.cross_entropy(net(x), y)
+    grads = torch.autograd.grad(loss, weights, allow_unused=True, **kw)
+    return weights, list(grads)
+
+
+def _sum(values) -> float:
+    return float(sum(float(v.detach().to(torch.float64).sum()) for v in values if v is not None))
+
+
+def grad_norm(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    _, grads = _weight_grads(_copy(net), x, y)
+    return _sum(g.norm() for g in grads if g is not None)
+
+
+def snip(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    weights, grads = _weight_grads(_copy(net), x, y)
+    return _sum((w * g).abs() for w, g in zip(weights, grads) if g is not None)
+
+
+def plain(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    weights, grads = _weight_grads(_copy(net), x, y)
+    return _sum(w * g for w, g in zip(weights, grads) if g is not None)
+
+
+def grasp(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    net = _copy(net)
+    weights, grads = _weight_grads(net, x, y, create_graph=True)
+    used = [(w, g) for w, g in zip(weights, grads) if g is not None]
+    z = sum((g.detach() * g).sum() for _, g in used)
+    hg = torch.autograd.grad(z, [w for w, _ in used], allow_unused=True)
+    return _sum(-w.detach() * h for (w, _), h in zip(used, hg) if h is not None)
+
+
+def fisher(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    net = _copy(net)
+    outputs: list[tuple[nn.Module, torch.Tensor]] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: outputs.append((m, o))) for m in _layers(net)]
+    try:
+        loss = F.cross_entropy(net(x), y)
+    finally:
+        for h in hooks:
+            h.remove()
+    grads = torch.autograd.grad(loss, [o for _, o in outputs], allow_unused=True)
+    total = 0.0
+    for (m, act), g in zip(outputs, grads):
+        if g is None:
+            continue
+        total += float(fisher_channels(act.detach(), g).sum()) * m.weight[0].numel()
+    return total
+
+
+def fisher_channels(act: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Per output channel: 0.5 * mean_n (sum_spatial a * dL/da)^2 for (N, C, ...) tensors."""
+    g = (act * grad).to(torch.float64)
+    g_nk = g.flatten(2).sum(2) if g.dim() > 2 else g
+    return 0.5 * g_nk.pow(2).mean(0)
+
+
+def jacob_cov(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    net = _copy(net)
+    x = x.detach().clone().requires_grad_(True)
+    out = net(x)
+    (jac,) = torch.autograd.grad(out.sum(), x)
+    return float(jacob_cov_scores(jac.flatten(1)[None])[0])
+
+
+def naswot(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    net = _copy(net)
+    kernel = torch.zeros(len(x), len(x), dtype=torch.float64, device=x.device)
+
+    def hook(module, inputs, output):
+        nonlocal kernel
+        kernel = kernel + naswot_kernel(inputs[0].detach().flatten(1)[None])[0]
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return float(naswot_scores(kernel[None])[0])
+
+
+def synflow(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    # BN removed as the reference's copy (NB201Network knows where); other modules are used as given
+    net = net.copy_without_bn() if hasattr(net, "copy_without_bn") else copy.deepcopy(net)
+    net = net.double().train()
+    with torch.no_grad():
+        for t in net.state_dict().values():
+            if t.is_floating_point():
+                t.abs_()
+    weights = [m.weight for m in _layers(net)]
+    out = net(torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device))
+    grads = torch.autograd.grad(out.sum(), weights, allow_unused=True)
+    return _sum((w * g).abs() for w, g in zip(weights, grads) if g is not None)
+
+
+def l2_norm(net: nn.Module, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> float:
+    return _sum(m.weight.detach().to(torch.float64).norm() for m in _layers(net))
+
+
+def params(net: nn.Module, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> float:
+    return float(sum(p.numel() for p in net.parameters() if p.requires_grad))
+
+
+def flops(net: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+    """Millions of multiply-accumulates of the conv/linear layers for one image shaped like ``x[0]``."""
+    total = 0
+
+    def hook(m, inputs, out):
+        nonlocal total
+        per_out = m.weight[0].numel()  # fan-in (grouped convs: in_channels / groups * k * k)
+        total += out[0].numel() * per_out
+
+    net = _copy(net)
+    hooks = [m.register_forward_hook(hook) for m in _layers(net)]
+    try:
+        with torch.no_grad():
+            net(x[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    return total / 1e6
+
+
+SINGLE: dict[str, Callable[..., float]] = {
+    "synflow": synflow, "snip": snip, "grad_norm": grad_norm, "grasp": grasp, "fisher": fisher,
+    "jacob_cov": jacob_cov, "naswot": naswot, "plain": plain, "l2_norm": l2_norm, "params": params,
+    "flops": flops,
+}
+
+
+def compute_proxies(net: nn.Module, names: list[str], x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Every named proxy of one network, one proxy at a time (each on a fresh copy)."""
+    bad = [n for n in names if n not in SINGLE]
+    if bad:
+        raise ValueError(f"unknown proxy {bad[0]!r}; choose from {sorted(SINGLE)}")
+    out = {name: SINGLE[name](net, x, y) for name in names}
+    return {k: (float(v) if np.isfinite(v) else float("nan")) for k, v in out.items()}
