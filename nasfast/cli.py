@@ -32,6 +32,7 @@ from nasfast.predictor_commands import (
     cmd_score,
     cmd_train_predictor,
 )
+from nasfast.proxy_commands import add_proxies, cmd_proxies
 from nasfast.reproduce.command import add_reproduce, cmd_reproduce
 from nasfast.search import (
     REPORT_RULES,
@@ -248,12 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search(sub)
     add_train_predictor(sub)
     add_score(sub)
+    add_proxies(sub)
     add_reproduce(sub)
     return parser
 
 
 _COMMANDS = {"info": _cmd_info, "search": _cmd_search, "train-predictor": cmd_train_predictor, "score": cmd_score,
-             "reproduce": cmd_reproduce}
+             "proxies": cmd_proxies, "reproduce": cmd_reproduce}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,7 @@ Layers every architecture has (stem, reductions, top) become grouped convolution
 A cell edge's conv op runs only for the architectures that hold that op on that edge: their channels
 are gathered, convolved with ``groups=len(subset)`` and scattered back, so the batch costs the sum of
 its members' FLOPs, never B times the largest. Pool and skip ops are masked per channel (they are
-cheap). Every architecture's computation stays independent (BN statistics are per channel, the
+cheap; the pool is the compiled ``nasfast.ops.avg_pool3x3``). Every architecture's computation stays independent (BN statistics are per channel, the
 loss is a sum of per-architecture losses), so gradients per architecture equal those of
 ``NB201Network`` one at a time; ``python_tests/test_proxies_nb201.py`` checks it in float64.
 
@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from nasfast.models.nb201 import CONV_KERNEL, POOL, SKIP, NB201Network
+from nasfast.ops.avg_pool3x3 import avg_pool3x3
 from nasfast.spaces import nb201 as space
 
 
@@ -204,7 +205,7 @@ class BatchedNB201:
     def _cell(self, x: torch.Tensor, width: int, cell: dict, rec: Recorder | None) -> torch.Tensor:
         nodes = [x]
         for dst in (1, 2, 3):
-            acc = torch.zeros_like(x)
+            acc = None
             for e, (d, src) in enumerate(space.EDGES):
                 if d != dst:
                     continue
@@ -217,11 +218,14 @@ class BatchedNB201:
                     y = self._relu_conv(xs, w, bias, 1, len(archs), archs, rec, self._layer(w))
                     if self.use_bn:
                         y = self._bn(y, None)
-                    acc = acc + y if full else acc.index_add(1, chan, y)
+                    if not full:
+                        y = torch.zeros_like(inp).index_add(1, chan, y)
+                    acc = y if acc is None else acc + y
                 for op, sel in self.edge_masks[e].items():
-                    y = F.avg_pool2d(inp, 3, 1, 1, count_include_pad=False) if op == POOL else inp
-                    acc = acc + (y if sel is None else y * self._mask(sel, width))
-            nodes.append(acc)
+                    y = avg_pool3x3(inp) if op == POOL else inp
+                    y = y if sel is None else y * self._mask(sel, width)
+                    acc = y if acc is None else acc + y
+            nodes.append(torch.zeros_like(x) if acc is None else acc)
         return nodes[3]
 
     def per_arch_sum(self, values: Sequence[torch.Tensor | None]) -> torch.Tensor:

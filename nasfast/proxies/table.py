@@ -1,0 +1,157 @@
+"""Proxy tables: proxies of many NB201 architectures, each row appended to a CSV as it completes.
+
+A run is resumable: the CSV keeps every finished architecture and a JSON file beside it
+(``<out>.json``) keeps the configuration; running the same command again computes only what is
+missing, and refuses to mix rows made under a different configuration.
+
+Each architecture's initial weights come from its own seed (``arch_seed(init_seed, index)``), so a
+value does not depend on which other architectures shared its batch or on the order of the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nasfast.models.nb201 import nb201_network
+from nasfast.proxies.data import get_dataset, proxy_batch
+from nasfast.proxies.definitions import check_proxy_names
+from nasfast.proxies.nb201_batched import nb201_proxies_batched
+from nasfast.spaces import nb201 as space
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    dataset: str = "cifar10"
+    proxies: tuple[str, ...] = ("synflow", "snip", "jacob_cov")
+    batch_size: int = 64
+    data_seed: int = 42
+    init_seed: int = 0
+    channels: int = 16
+    cells: int = 5
+    dtype: str = "float32"
+    space: str = "nb201"
+
+    def __post_init__(self) -> None:
+        get_dataset(self.dataset)
+        check_proxy_names(list(self.proxies))
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+
+
+def arch_seed(init_seed: int, index: int) -> int:
+    """The torch seed of one architecture's initial weights."""
+    return int(np.random.SeedSequence([int(init_seed), int(index)]).generate_state(1)[0])
+
+
+def priority_order(seed: int = 0) -> np.ndarray:
+    """All 15,625 NB201 indices: NASLib's 725-arch proxy subset first (so the cross-check is possible
+    early), then the rest in a seeded random order (so any prefix of a run is a random sample)."""
+    from nasfast.tabular.bundled import npz_array
+
+    first = np.asarray(npz_array(("nb201", "nb201_zc_naslib_725.npz"), "c10_index"), dtype=np.int64)
+    rest = np.setdiff1d(np.arange(space.NUM_ARCHS), first)
+    return np.concatenate([first, np.random.default_rng(seed).permutation(rest)])
+
+
+def fixed_sample(n: int = 1000, seed: int = 0) -> np.ndarray:
+    """A fixed random sample of NB201 indices (the fisher / grasp sample), sorted."""
+    return np.sort(np.random.default_rng(seed).choice(space.NUM_ARCHS, size=n, replace=False))
+
+
+def _check_meta(out: Path, config: TableConfig) -> None:
+    meta = out.with_name(out.name + ".json")
+    want = asdict(config)
+    want["proxies"] = list(config.proxies)
+    if meta.exists():
+        have = json.loads(meta.read_text())
+        for key, value in want.items():
+            if have.get(key) != value:
+                raise ValueError(f"{out} was made with {key}={have.get(key)!r}, this run asks {key}={value!r}; "
+                                 "use another --out or the same settings")
+    else:
+        meta.write_text(json.dumps(want, indent=1) + "\n")
+
+
+def read_table(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A proxy CSV as columns: ``index`` (int64), ``arch`` (str) and one float64 array per proxy."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
+    cols: dict[str, np.ndarray] = {}
+    for j, name in enumerate(header):
+        values = [r[j] for r in body]
+        if name == "index":
+            cols[name] = np.array(values, dtype=np.int64)
+        elif name == "arch":
+            cols[name] = np.array(values, dtype=object)
+        else:
+            cols[name] = np.array([float(v) if v else np.nan for v in values], dtype=np.float64)
+    return cols
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    """A run killed mid-write can leave half a row; cut it so the next row starts on its own line."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.PathLike, *,
+                    arch_batch: int = 1, progress: bool = True) -> int:
+    """Compute ``config.proxies`` for the NB201 archs ``indices`` into the CSV ``out``.
+
+    Returns how many architectures this call computed (0 when everything was already there)."""
+    out = Path(out)
+    indices = [int(i) for i in indices]
+    bad = [i for i in indices if not 0 <= i < space.NUM_ARCHS]
+    if bad:
+        raise ValueError(f"NB201 index {bad[0]} out of range 0..{space.NUM_ARCHS - 1}")
+    if arch_batch < 1:
+        raise ValueError(f"arch_batch must be >= 1, got {arch_batch}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _check_meta(out, config)
+    header = ["index", "arch", *config.proxies]
+    done: set[int] = set()
+    if out.exists() and out.stat().st_size:
+        _drop_partial_last_line(out)
+        with open(out, newline="") as f:
+            rows = list(csv.reader(f))
+        if rows[0] != header:
+            raise ValueError(f"{out} has columns {rows[0]}, expected {header}")
+        done = {int(r[0]) for r in rows[1:] if len(r) == len(header)}
+    todo = list(dict.fromkeys(i for i in indices if i not in done))
+    if not todo:
+        return 0
+    ds = get_dataset(config.dataset)
+    x, y = proxy_batch(config.dataset, config.batch_size, config.data_seed)
+    dtype = getattr(torch, config.dtype)
+    from tqdm.auto import tqdm
+
+    new_file = not out.exists() or not out.stat().st_size
+    with open(out, "a", newline="") as f, tqdm(total=len(todo), desc=f"proxies {config.dataset}", unit="arch",
+                                               disable=not progress) as bar:
+        writer = csv.writer(f)
+        if new_file:
+            writer.writerow(header)
+        for start in range(0, len(todo), arch_batch):
+            chunk = todo[start:start + arch_batch]
+            nets = [nb201_network(i, ds.num_classes, channels=config.channels, cells=config.cells,
+                                  seed=arch_seed(config.init_seed, i)).to(dtype) for i in chunk]
+            values = nb201_proxies_batched(nets, config.proxies, x.to(dtype), y, dtype=dtype)
+            for k, i in enumerate(chunk):
+                writer.writerow([i, str(space.from_index(i)),
+                                 *(repr(float(values[p][k])) if np.isfinite(values[p][k]) else "" for p in config.proxies)])
+            f.flush()
+            bar.update(len(chunk))
+    return len(todo)

@@ -1,0 +1,201 @@
+"""Zero-cost proxies on NB201: the batched evaluator against one-at-a-time evaluation (float64,
+same initial weights), the score reducers against the reference's formulas, the data batch,
+the resumable table and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from cli_runner import nasfast
+
+from nasfast.models.nb201 import NB201Network, has_input_output_path, nb201_network
+from nasfast.proxies import PROXIES, compute_proxies, nb201_proxies_batched
+from nasfast.proxies.data import proxy_batch
+from nasfast.proxies.definitions import jacob_cov_scores, naswot_kernel, naswot_scores
+from nasfast.proxies.table import TableConfig, arch_seed, read_table, run_nb201_table
+from nasfast.spaces import nb201
+
+ALL = sorted(PROXIES)
+DEAD = "|skip_connect~0|+|none~0|avg_pool_3x3~1|+|none~0|none~1|none~2|"  # node 3 has no input
+
+
+def small_nets(archs, seed=0, classes=10):
+    return [nb201_network(a, classes, channels=4, cells=1, seed=seed + i).double() for i, a in enumerate(archs)]
+
+
+def small_batch(n=8, size=16, classes=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, size, size, dtype=torch.float64, generator=g), torch.randint(0, classes, (n,), generator=g)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batched_equals_one_at_a_time_float64(seed):
+    rng = np.random.default_rng(seed)
+    archs = [nb201.sample(rng) for _ in range(6)]
+    archs[2] = nb201.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    archs = [a for a in archs if has_input_output_path(a.op_indices)]
+    nets = small_nets(archs, seed=10 * seed)
+    x, y = small_batch(seed=seed)
+    batched = nb201_proxies_batched(nets, ALL, x, y, dtype=torch.float64)
+    for i, net in enumerate(nets):
+        one = compute_proxies(net, ALL, x, y)
+        for name in ALL:
+            assert batched[name][i] == pytest.approx(one[name], rel=1e-6, abs=1e-12), (name, str(archs[i]))
+
+
+def test_batch_composition_does_not_change_a_value():
+    archs = [nb201.from_index(i) for i in (0, 100, 2000, 9000)]
+    x, y = small_batch()
+    together = nb201_proxies_batched(small_nets(archs), ["snip", "naswot", "synflow"], x, y, dtype=torch.float64)
+    alone = nb201_proxies_batched(small_nets(archs)[2:3], ["snip", "naswot", "synflow"], x, y, dtype=torch.float64)
+    for name in together:
+        assert together[name][2] == pytest.approx(alone[name][0], rel=1e-9)
+
+
+def test_no_path_cells_give_nan_for_data_proxies_only():
+    nets = small_nets([DEAD, nb201.from_index(5)])
+    x, y = small_batch()
+    out = nb201_proxies_batched(nets, ALL, x, y, dtype=torch.float64)
+    for name in ALL:
+        dead_value, live_value = out[name]
+        assert np.isfinite(live_value), name
+        if PROXIES[name].uses_data or name == "synflow":
+            assert np.isnan(dead_value), name
+        else:
+            assert np.isfinite(dead_value), name
+
+
+def test_exactly_341_cells_have_no_path_and_they_are_the_naswot_nans():
+    from nasfast.tabular.bundled import npz_array
+
+    dead = np.array([not has_input_output_path(a.op_indices) for a in nb201.all_archs()])
+    assert dead.sum() == 341
+    v1 = npz_array(("nb201", "nb201_zc_naswot_v1_all.npz"), "naswot_v1_score")
+    assert np.array_equal(dead, np.isnan(v1))
+
+
+def test_jacob_cov_score_matches_the_reference_formula():
+    rng = np.random.default_rng(0)
+    jac = rng.normal(size=(3, 10, 40))
+    ours = jacob_cov_scores(torch.from_numpy(jac))
+    for b in range(3):  # foresight/pruners/measures/jacob_cov.py: corrcoef, eig, k = 1e-5
+        v = np.linalg.eig(np.corrcoef(jac[b]))[0].real
+        assert ours[b] == pytest.approx(-np.sum(np.log(v + 1e-5) + 1.0 / (v + 1e-5)), rel=1e-9)
+    jac[1, 3] = 0.0  # a constant row: correlation undefined
+    assert np.isnan(jacob_cov_scores(torch.from_numpy(jac))[1])
+
+
+def test_naswot_kernel_counts_agreements():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(2, 6, 50))
+    k = naswot_kernel(torch.from_numpy(a)).numpy()
+    codes = a > 0
+    for b in range(2):
+        hamming = (codes[b][:, None, :] != codes[b][None, :, :]).sum(-1)
+        assert np.array_equal(k[b], 50 - hamming)
+    assert naswot_scores(torch.from_numpy(k))[0] == pytest.approx(np.linalg.slogdet(k[0])[1])
+
+
+def test_fisher_multiplies_each_channel_by_its_fan_in():
+    # one conv layer: the reference broadcasts each output channel's value to its C_in*k*k weights
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 5, 3, padding=1), torch.nn.Flatten(), torch.nn.LazyLinear(4))
+    x, y = small_batch(n=6, size=8, classes=4)
+    net = net.double()
+    net(x)
+    acts = {}
+    h = net[0].register_forward_hook(lambda m, i, o: acts.setdefault("a", o))
+    out = net(x)
+    h.remove()
+    loss = torch.nn.functional.cross_entropy(out, y)
+    a = acts["a"]
+    (g,) = torch.autograd.grad(loss, a, retain_graph=True)
+    conv_part = (0.5 * ((a * g).sum((2, 3)) ** 2).mean(0)).sum() * 27
+    lin_out = out
+    (gl,) = torch.autograd.grad(loss, lin_out)
+    lin_part = (0.5 * ((lin_out * gl) ** 2).mean(0)).sum() * net[2].weight.shape[1]
+    assert compute_proxies(net, ["fisher"], x, y)["fisher"] == pytest.approx(float((conv_part + lin_part).detach()), rel=1e-9)
+
+
+def test_synflow_is_positive_and_independent_of_the_data():
+    nets = small_nets([nb201.from_index(7)])
+    x, y = small_batch()
+    a = nb201_proxies_batched(nets, ["synflow"], x, y, dtype=torch.float64)["synflow"][0]
+    b = nb201_proxies_batched(nets, ["synflow"], x * 3 + 1, y.flip(0), dtype=torch.float64)["synflow"][0]
+    assert a > 0 and a == b
+
+
+def test_bad_inputs_are_named():
+    nets = small_nets([nb201.from_index(7)])
+    x, y = small_batch()
+    with pytest.raises(ValueError, match="unknown proxy 'snap'"):
+        nb201_proxies_batched(nets, ["snap"], x, y)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        nb201_proxies_batched(nets, ["snip"], x[:, :2], y)
+    with pytest.raises(ValueError, match="int64"):
+        nb201_proxies_batched(nets, ["snip"], x, y.float())
+    with pytest.raises(ValueError, match="num_classes"):
+        NB201Network(0, num_classes=0)
+    with pytest.raises(ValueError, match="expected one of|6 ops|arch string"):
+        NB201Network("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
+def test_proxy_batch_is_seeded_augmented_and_sized():
+    x, y = proxy_batch("cifar10", 64, 42)
+    assert x.shape == (64, 3, 32, 32) and y.shape == (64,) and y.dtype == torch.int64
+    x2, y2 = proxy_batch("cifar10", 64, 42)
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    assert not torch.equal(proxy_batch("cifar10", 64, 43)[0], x)
+    assert abs(float(x.mean())) < 0.5 and 0.5 < float(x.std()) < 1.5  # normalised
+    xi, _ = proxy_batch("ImageNet16-120", 8, 42)
+    assert xi.shape == (8, 3, 16, 16)
+    with pytest.raises(ValueError, match="unknown proxy dataset"):
+        proxy_batch("mnist")
+
+
+def test_table_resumes_and_refuses_other_settings(tmp_path):
+    config = TableConfig(proxies=("snip", "params"), batch_size=4, channels=4, cells=1)
+    out = tmp_path / "t.csv"
+    assert run_nb201_table([3, 5], config, out, progress=False) == 2
+    first = read_table(out)
+    with open(out, "a") as f:  # a run killed mid-row
+        f.write("9,|none~0|+|no")
+    assert run_nb201_table([3, 5, 9, 11], config, out, progress=False) == 2
+    table = read_table(out)
+    assert list(table["index"]) == [3, 5, 9, 11]
+    assert np.array_equal(table["snip"][:2], first["snip"])
+    assert json.loads(out.with_name("t.csv.json").read_text())["proxies"] == ["snip", "params"]
+    with pytest.raises(ValueError, match="batch_size=4"):
+        run_nb201_table([3], TableConfig(proxies=("snip", "params"), batch_size=8, channels=4, cells=1), out)
+    # a value depends on the arch's own seed only, not on what shared its batch
+    out2 = tmp_path / "t2.csv"
+    run_nb201_table([11, 9, 5, 3], config, out2, arch_batch=3, progress=False)
+    t2 = read_table(out2)
+    order = np.argsort(t2["index"])
+    np.testing.assert_allclose(t2["snip"][order], table["snip"], rtol=1e-4)
+    assert arch_seed(0, 3) != arch_seed(0, 4) and arch_seed(0, 3) == arch_seed(0, 3)
+
+
+def test_cli_proxies_writes_and_resumes(tmp_path):
+    archs = tmp_path / "archs.txt"
+    archs.write_text("# two archs\n|nor_conv_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|\n6111\n")
+    out = tmp_path / "p.csv"
+    args = ["proxies", "--archs", str(archs), "--proxies", "synflow,params", "--batch-size", "8",
+            "--out", str(out), "--no-progress"]
+    first = nasfast(*args)
+    assert "2 archs computed" in first.stdout
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert int(rows[1]["index"]) == 6111 and float(rows[0]["synflow"]) > 0 and float(rows[1]["synflow"]) > 0
+    assert "0 archs computed (2 already" in nasfast(*args).stdout
+    bad = nasfast("proxies", "--archs", str(archs), "--proxies", "snap", "--out", str(out), check=False)
+    assert bad.returncode == 2 and "unknown proxy 'snap'" in bad.stderr
+
+
+def test_cli_proxy_names_match_the_registry():
+    from nasfast.proxy_commands import PROXY_NAMES
+
+    assert sorted(PROXY_NAMES) == ALL
