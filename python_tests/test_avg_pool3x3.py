@@ -32,7 +32,22 @@ def test_float32_and_non_contiguous_input():
     xt = x.transpose(2, 3)  # a strided view
     torch.testing.assert_close(avg_pool3x3(xt), reference(xt.contiguous()))
     xcl = x.contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(avg_pool3x3(xcl), reference(x))
+    torch.testing.assert_close(avg_pool3x3(xcl), reference(x), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 6, 7), (1, 3, 1, 4), (2, 16, 32, 32)])
+def test_channels_last_stays_channels_last(shape):
+    x = torch.randn(*shape, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    y = avg_pool3x3(x)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, reference(x.contiguous()), rtol=1e-13, atol=1e-13)
+    g = torch.randn(*shape, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    back = torch.ops.nasfast.avg_pool3x3_backward(g)
+    assert back.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(back, torch.ops.nasfast.avg_pool3x3_backward(g.contiguous()), rtol=1e-13, atol=1e-13)
+    xr = x.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(avg_pool3x3, (xr[:1, :2, :4, :4].contiguous(memory_format=torch.channels_last)
+                                                  .detach().requires_grad_(True),))
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (1, 1, 1, 3), (1, 2, 2, 1)])
@@ -48,6 +63,8 @@ def test_opcheck():
     for op in (torch.ops.nasfast.avg_pool3x3.default, torch.ops.nasfast.avg_pool3x3_backward.default):
         for shape in ((2, 3, 5, 7), (1, 1, 1, 1)):
             torch.library.opcheck(op, (torch.randn(*shape, dtype=torch.float64, requires_grad=True),))
+        x = torch.randn(2, 3, 4, 5, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+        torch.library.opcheck(op, (x.requires_grad_(True),))
 
 
 def test_empty_input():
@@ -67,6 +84,10 @@ def test_errors_name_the_problem():
 def test_cuda_matches_cpu(shape):
     x = torch.randn(*shape, dtype=torch.float64)
     torch.testing.assert_close(avg_pool3x3(x.cuda()).cpu(), avg_pool3x3(x))
+    xcl = x.contiguous(memory_format=torch.channels_last)
+    ycl = avg_pool3x3(xcl.cuda())
+    assert ycl.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(ycl.cpu(), avg_pool3x3(x))
     g = torch.randn(*shape, dtype=torch.float64)
     torch.testing.assert_close(torch.ops.nasfast.avg_pool3x3_backward(g.cuda()).cpu(),
                                torch.ops.nasfast.avg_pool3x3_backward(g))

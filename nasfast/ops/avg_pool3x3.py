@@ -23,6 +23,12 @@ def avg_pool3x3(x: torch.Tensor) -> torch.Tensor:
     return torch.ops.nasfast.avg_pool3x3(x)
 
 
+def _like(x: torch.Tensor) -> torch.Tensor:
+    # the kernels keep channels-last input channels-last and compute anything else as NCHW
+    cl = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    return torch.empty_like(x, memory_format=torch.channels_last if cl else torch.contiguous_format)
+
+
 def _check(x: torch.Tensor, name: str) -> None:
     torch._check(x.dim() == 4, lambda: f"{name} must be (N, C, H, W), got shape {tuple(x.shape)}")
     torch._check(x.dtype in (torch.float32, torch.float64),
@@ -32,13 +38,13 @@ def _check(x: torch.Tensor, name: str) -> None:
 @torch.library.register_fake("nasfast::avg_pool3x3")
 def _(x):
     _check(x, "x")
-    return torch.empty_like(x, memory_format=torch.contiguous_format)
+    return _like(x)
 
 
 @torch.library.register_fake("nasfast::avg_pool3x3_backward")
 def _(grad):
     _check(grad, "grad")
-    return torch.empty_like(grad, memory_format=torch.contiguous_format)
+    return _like(grad)
 
 
 def _setup(ctx, inputs, output):

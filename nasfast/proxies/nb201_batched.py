@@ -38,7 +38,13 @@ class _Collect(Recorder):
     def relu_input(self, x, archs):
         if self.kernel is not None:
             x = x.detach()
-            codes = x.reshape(x.shape[0], len(archs), -1).transpose(0, 1)
+            if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+                # NHWC memory: arch b's features are channel blocks inside each pixel; the kernel
+                # does not care about feature order, so no NCHW copy is needed
+                x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, len(archs), x.shape[1] // len(archs))
+                codes = x.permute(2, 0, 1, 3).reshape(len(archs), x.shape[0], -1)
+            else:
+                codes = x.reshape(x.shape[0], len(archs), -1).transpose(0, 1)
             self.kernel.index_add_(0, archs, naswot_kernel(codes))
 
     def layer_output(self, y, layer):

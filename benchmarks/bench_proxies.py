@@ -1,0 +1,110 @@
+"""Zero-cost proxies on NB201: seconds per architecture, the zero-cost-nas way vs batched.
+
+- "one at a time": ``nasfast.proxies.single``, the reference's procedure (SamsungLabs/zero-cost-nas
+  ``find_measures``): every proxy on its own fresh copy of the network with its own forward and
+  backward passes, one architecture at a time, torch's own ops;
+- "batched": ``nb201_proxies_batched``: one forward and two backward passes shared by the data
+  proxies, the compiled ``avg_pool3x3``, ``--arch-batch`` architectures per call.
+
+Same networks (same initial weights), same batch (the bundled CIFAR-10 batch, 64 images, 32 px),
+float32, the paper-size network (C = 16, 5 cells per stage). Values are compared (float32, rel 1e-3).
+Also times ``avg_pool3x3`` against torch's pooling on one stage-1 activation.
+Usage: ``python benchmarks/bench_proxies.py [--threads 2] [--archs 6] [--arch-batch 1 4]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import numpy as np
+import torch
+
+from nasfast.models.nb201 import has_input_output_path, nb201_network
+from nasfast.ops.avg_pool3x3 import avg_pool3x3
+from nasfast.proxies import compute_proxies, nb201_proxies_batched
+from nasfast.proxies.data import proxy_batch
+from nasfast.spaces import nb201
+
+DEFAULT = ("synflow", "snip", "grad_norm", "jacob_cov", "naswot")
+
+
+def best_of(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--archs", type=int, default=6, help="random live NB201 archs timed")
+    ap.add_argument("--arch-batch", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--proxies", default=",".join(DEFAULT))
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    names = args.proxies.split(",")
+    rng = np.random.default_rng(args.seed)
+    archs = []
+    while len(archs) < args.archs:
+        a = nb201.sample(rng)
+        if has_input_output_path(a.op_indices):
+            archs.append(a)
+    nets = [nb201_network(a, 10, seed=i) for i, a in enumerate(archs)]
+    x, y = proxy_batch("cifar10", 64, 42)
+    print(f"# {len(archs)} NB201 archs, C=16, 5 cells/stage, batch 64 x 32 px, float32, {args.threads} threads")
+
+    # one at a time, per proxy
+    per_proxy = {}
+    ref_values = {n: [] for n in names}
+    for name in names:
+        def run_one(name=name):
+            for k, net in enumerate(nets):
+                v = compute_proxies(net, [name], x, y)[name]
+                if len(ref_values[name]) < len(nets):
+                    ref_values[name].append(v)
+                else:
+                    ref_values[name][k] = v
+        per_proxy[name] = best_of(run_one, args.repeats) / len(nets)
+    single_total = sum(per_proxy.values())
+    print(f"\n{'proxy':<12}{'one at a time s/arch':>22}")
+    for name in names:
+        print(f"{name:<12}{per_proxy[name]:>22.3f}")
+    print(f"{'all':<12}{single_total:>22.3f}")
+
+    print(f"\n{'arch batch':>10}{'batched s/arch (all proxies)':>30}{'speed-up':>10}{'max rel diff':>14}")
+    for b in args.arch_batch:
+        out: dict[str, list[float]] = {n: [] for n in names}
+
+        def run_batched(b=b, out=out):
+            for n in names:
+                out[n].clear()
+            for s in range(0, len(nets), b):
+                vals = nb201_proxies_batched(nets[s:s + b], names, x, y)
+                for n in names:
+                    out[n].extend(vals[n].tolist())
+        t = best_of(run_batched, args.repeats) / len(nets)
+        rel = max(abs(o - r) / max(abs(r), 1e-12) for n in names for o, r in zip(out[n], ref_values[n]))
+        print(f"{b:>10}{t:>30.3f}{single_total / t:>9.2f}x{rel:>14.1e}")
+
+    pool = torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+    for (label, fn), fmt in itertools.product((("torch AvgPool2d", pool), ("nasfast avg_pool3x3", avg_pool3x3)),
+                                               (torch.contiguous_format, torch.channels_last)):
+        act = torch.randn(64, 16, 32, 32).contiguous(memory_format=fmt)
+        label = f"{label} {'NHWC' if fmt == torch.channels_last else 'NCHW'}"
+        xr = act.clone().requires_grad_(True)
+        g = torch.randn_like(act)
+        fwd = best_of(lambda fn=fn, act=act: fn(act), 10)
+        yv = fn(xr)
+        bwd = best_of(lambda yv=yv, xr=xr, g=g: torch.autograd.grad(yv, xr, g, retain_graph=True), 10)
+        print(f"{label:<27} (64,16,32,32): forward {fwd * 1e3:7.2f} ms, backward {bwd * 1e3:7.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
