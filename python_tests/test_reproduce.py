@@ -111,3 +111,18 @@ def test_splits_are_fixed_disjoint_and_nested():
     # percentages of the half, truncated as aw_nas's train_ratio (A1.1)
     assert [GATES_NB201.n_train(p, 7813) for p in (1, 10, 50, 100)] == [78, 781, 3906, 7813]
     assert sorted(reproduce.EXPERIMENTS) == ["gates-nb101", "gates-nb201"]
+
+
+def test_reproduce_proxies_nb201_quick(tmp_path):
+    from nasfast.reproduce import proxies
+
+    summary = proxies.run(tmp_path, quick=True, limit=6, progress=False, echo=lambda s: None)
+    table = (tmp_path / "table.md").read_text()
+    assert "published abs(rho)" in table and "synflow" in table
+    rows = {(r["dataset"], r["proxy"]): r for r in summary["rows"]}
+    assert rows[("cifar10", "synflow")]["published"] == 0.737  # REFERENCES A5.3
+    assert rows[("cifar10", "snip")]["n"] + rows[("cifar10", "snip")]["nan"] == 6
+    # rerun: nothing left to compute
+    lines = []
+    proxies.run(tmp_path, quick=True, limit=6, progress=False, echo=lines.append)
+    assert any("nb201_cifar10: 0 archs computed" in s for s in lines)

@@ -11,6 +11,7 @@ value does not depend on which other architectures shared its batch or on the or
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 from collections.abc import Sequence
@@ -82,7 +83,8 @@ def _check_meta(out: Path, config: TableConfig) -> None:
 
 def read_table(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """A proxy CSV as columns: ``index`` (int64), ``arch`` (str) and one float64 array per proxy."""
-    with open(path, newline="") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", newline="") as f:
         rows = list(csv.reader(f))
     if not rows:
         raise ValueError(f"{path} is empty")
@@ -97,6 +99,25 @@ def read_table(path: str | os.PathLike) -> dict[str, np.ndarray]:
         else:
             cols[name] = np.array([float(v) if v else np.nan for v in values], dtype=np.float64)
     return cols
+
+
+BUNDLED_TABLES = ("nb201_cifar10", "nb201_cifar100", "nb201_ImageNet16-120", "nb201_cifar10_fisher_grasp")
+
+
+def bundled_table(name: str) -> dict[str, np.ndarray]:
+    """A proxy table shipped in the package (``nasfast/data/proxies/<name>.csv.gz``; settings in
+    ``<name>.json``, provenance in PROVENANCE.md). Tables may be partial: see their ``index``."""
+    from nasfast.data import data_path
+
+    if name not in BUNDLED_TABLES:
+        raise ValueError(f"unknown bundled proxy table {name!r}; expected one of {list(BUNDLED_TABLES)}")
+    return read_table(data_path("proxies", f"{name}.csv.gz"))
+
+
+def bundled_settings(name: str) -> dict:
+    from nasfast.data import data_path
+
+    return json.loads(data_path("proxies", f"{name}.json").read_text())
 
 
 def _drop_partial_last_line(path: Path) -> None:
