@@ -24,6 +24,7 @@ from nasfast.search.base import (
     canonical_space,
     get_space,
 )
+from nasfast.search.proxybo import BayesianOptimization, ProxyBO, ProxyOrder, ProxyTable, WarmupBO
 from nasfast.search.random import RandomSearch
 from nasfast.search.rea import RegularizedEvolution
 from nasfast.search.runner import ResumeError, read_history, run_search, search
@@ -31,7 +32,10 @@ from nasfast.search.spaces import NB101Arch, table_candidates
 from nasfast.search.trace import HISTORY_FIELDS, REPORT_RULES, Observation, Trace
 
 #: Strategies by the name used in configs and on the command line.
-STRATEGIES: dict[str, type[Strategy]] = {"random": RandomSearch, "rea": RegularizedEvolution}
+STRATEGIES: dict[str, type[Strategy]] = {
+    "random": RandomSearch, "rea": RegularizedEvolution, "bo": BayesianOptimization, "proxybo": ProxyBO,
+    "warmup-bo": WarmupBO, "proxy": ProxyOrder,
+}
 
 
 def build_strategy(config: dict[str, Any], candidates: Iterable[Any] | None = None) -> Strategy:
@@ -58,8 +62,8 @@ def build_strategy(config: dict[str, Any], candidates: Iterable[Any] | None = No
 
 
 __all__ = [
-    "HISTORY_FIELDS", "REPORT_RULES", "SPACES", "SPACE_ALIASES", "STRATEGIES", "NB101Arch", "Observation",
-    "RandomSearch", "RegularizedEvolution", "Request", "Result", "ResumeError", "SearchSpace",
-    "SpaceExhausted", "Strategy", "Trace", "build_strategy", "candidates_fingerprint", "canonical_space",
+    "HISTORY_FIELDS", "REPORT_RULES", "SPACES", "SPACE_ALIASES", "STRATEGIES", "BayesianOptimization", "NB101Arch",
+    "Observation", "ProxyBO", "ProxyOrder", "ProxyTable", "RandomSearch", "RegularizedEvolution", "Request", "Result", "ResumeError", "SearchSpace",
+    "SpaceExhausted", "Strategy", "Trace", "WarmupBO", "build_strategy", "candidates_fingerprint", "canonical_space",
     "get_space", "read_history", "run_search", "search", "table_candidates",
 ]

@@ -12,7 +12,10 @@ A run directory holds:
   the columns used and the wall time (written at the end). When the evaluator's config names no
   test column (``columns.test`` is null: the NB-101 and NB-301 tables), the test fields are null
   and ``"test"`` says ``"no test column in this table"``; the evaluator's ``notes`` are copied;
-- ``trajectory.png``: best-so-far validation accuracy and the incumbent's test accuracy per step.
+- ``trajectory.png``: best-so-far validation accuracy and the incumbent's test accuracy per step;
+- whatever the strategy's optional ``write_diagnostics(out_dir)`` writes at the end (ProxyBO:
+  ``proxybo_weights.csv`` / ``.png``, the influence of each scorer per step). A resume rebuilds
+  these from the replay, which recomputes every step the strategy took.
 
 Resuming replays ``history.csv`` through the strategy's ask/tell: a strategy is a deterministic
 function of its seed and of what it was told, so the replay rebuilds its exact state without
@@ -297,6 +300,9 @@ def run_search(
     _write_json(out / RESULT_FILE, result)
     title = f"{strategy.name} on {evaluator_cfg.get('dataset', '')} (seed {strategy.seed})"
     plot_trajectory(trace, out / PLOT_FILE, title=title, report_rule=report_rule, show_test=has_test)
+    write_diagnostics = getattr(strategy, "write_diagnostics", None)
+    if write_diagnostics is not None:
+        write_diagnostics(out)
     return result
 
 
