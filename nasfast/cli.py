@@ -55,10 +55,17 @@ _RESUME_CHECKS = {
     "dataset": ("evaluator", "dataset"), "table": ("evaluator", "table"),
     "valid_column": ("evaluator", "columns", "valid"), "test_column": ("evaluator", "columns", "test"),
     "cost_column": ("evaluator", "columns", "cost"),
+    "proxies": ("strategy", "proxies"), "proxy_table": ("strategy", "proxy_table"),
+    "candidates": ("strategy", "num_candidates"),
 }
 _SEARCH_DEFAULTS = {"space": "nb201", "dataset": "cifar10", "algo": "rea", "budget": 200, "seed": 0,
                     "report_rule": "incumbent"}
 _REA_DEFAULTS = {"population": 10, "tournament": 3}
+#: strategy options: --option -> (the algorithms that take it, their keyword argument)
+_PROXY_ALGOS = ("proxybo", "warmup-bo", "proxy")
+_ALGO_OPTIONS = {"population": (("rea",), "population"), "tournament": (("rea",), "tournament"),
+                 "proxies": (_PROXY_ALGOS, "proxies"), "proxy_table": (_PROXY_ALGOS, "proxy_table"),
+                 "candidates": (("proxybo", "bo", "warmup-bo"), "num_candidates")}
 
 
 class CLIError(Exception):
@@ -103,8 +110,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _add_search(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="run a search on a tabular benchmark, recorded in a run directory",
-                       description="Run RS or REA on a benchmark table; every evaluation is written to "
-                                   "OUT/history.csv as it happens, and --resume continues a killed run.")
+                       description="Run a search (random, rea; on nb201 also proxybo, bo, warmup-bo, proxy) on "
+                                   "a benchmark table; every evaluation is written to OUT/history.csv as it "
+                                   "happens, and --resume continues a killed run.")
     # defaults are None here and filled in later, so a resume can tell which options were given
     p.add_argument("--space", choices=sorted(SPACES) + sorted(SPACE_ALIASES),
                    help="search space, searched on its bundled table (default nb201; nb101: the 30,001-arch "
@@ -117,6 +125,11 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out (replays its history)")
     p.add_argument("--population", type=int, help="REA population size P (default 10)")
     p.add_argument("--tournament", type=int, help="REA tournament size S, drawn with replacement (default 3)")
+    p.add_argument("--proxies", help="proxybo / warmup-bo / proxy: comma-separated proxy names (default proxybo: "
+                                     "those of snip,synflow,jacob_cov the table has; the others: jacob_cov)")
+    p.add_argument("--proxy-table", type=Path, help="proxybo / warmup-bo / proxy: proxy CSV as `nasfast proxies` "
+                                                    "writes it (default: the bundled jacob_cov and params of all archs)")
+    p.add_argument("--candidates", type=int, help="proxybo / bo / warmup-bo: candidates Q ranked per step (default 200)")
     p.add_argument("--report-rule", choices=REPORT_RULES,
                    help="incumbent (default): test acc of the best-validation arch; best-test-seen: the "
                         "best test acc among evaluated archs (test-informed, for comparing with papers that use it)")
@@ -168,13 +181,14 @@ def _fresh_objects(args: argparse.Namespace) -> tuple[Any, TabularEvaluator]:
     evaluator = TabularEvaluator(benchmark, args.dataset, valid_column=args.valid_column,
                                  test_column=args.test_column, cost_column=args.cost_column,
                                  table_path=args.table)
-    params = {}
-    if args.algo == "rea":
-        params = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in _REA_DEFAULTS.items()}
-    else:
-        for k in _REA_DEFAULTS:
-            if getattr(args, k) is not None:
-                raise CLIError(f"--{k} applies to --algo rea only, not {args.algo!r}")
+    params: dict[str, Any] = dict(_REA_DEFAULTS) if args.algo == "rea" else {}
+    for opt, (algos, kwarg) in _ALGO_OPTIONS.items():
+        value = getattr(args, opt)
+        if value is None:
+            continue
+        if args.algo not in algos:
+            raise CLIError(f"--{opt.replace('_', '-')} applies to --algo {' / '.join(algos)} only, not {args.algo!r}")
+        params[kwarg] = str(value) if isinstance(value, Path) else value
     strategy = STRATEGIES[args.algo](space, args.seed, candidates, **params)
     return strategy, evaluator
 
@@ -185,6 +199,8 @@ def _resumed_objects(args: argparse.Namespace, config: dict[str, Any]) -> tuple[
         saved: Any = config
         for key in where:
             saved = saved.get(key) if isinstance(saved, dict) else None
+        if isinstance(saved, list):
+            saved = ",".join(map(str, saved))  # --proxies a,b is stored as a list
         if given is not None and str(given) != str(saved):
             raise CLIError(f"--{opt.replace('_', '-')} {given} disagrees with the run being resumed "
                            f"({'.'.join(where)}={saved} in {args.out / CONFIG_FILE}); drop the option "
@@ -199,6 +215,8 @@ def _resumed_objects(args: argparse.Namespace, config: dict[str, Any]) -> tuple[
 def _cmd_search(args: argparse.Namespace) -> int:
     if args.table is not None:
         args.table = args.table.resolve()  # the config must still find it when resumed from elsewhere
+    if args.proxy_table is not None:
+        args.proxy_table = args.proxy_table.resolve()
     if args.space is not None:
         args.space = canonical_space(args.space)  # darts -> nb301: one name in configs and run dirs
     if args.out is None:

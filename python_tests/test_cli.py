@@ -47,8 +47,8 @@ def test_default_out_and_best_test_seen(tmp_path):
 def test_errors_are_clear(tmp_path):
     p = nasfast("search", "--dataset", "mnist", "--out", str(tmp_path / "x"), check=False)
     assert p.returncode == 2 and "invalid choice: 'mnist'" in p.stderr and "ImageNet16-120" in p.stderr
-    p = nasfast("search", "--algo", "bo", "--out", str(tmp_path / "x"), check=False)
-    assert p.returncode == 2 and "'random'" in p.stderr and "'rea'" in p.stderr
+    p = nasfast("search", "--algo", "nope", "--out", str(tmp_path / "x"), check=False)
+    assert p.returncode == 2 and "'random'" in p.stderr and "'proxybo'" in p.stderr
     p = nasfast("search", "--budget", "20000", "--out", str(tmp_path / "x"), check=False)
     assert p.returncode == 2 and "budget 20000 exceeds the 15625" in p.stderr
     p = nasfast("search", "--algo", "random", "--population", "5", "--out", str(tmp_path / "x"), check=False)

@@ -62,8 +62,9 @@ def build_strategy(config: dict[str, Any], candidates: Iterable[Any] | None = No
 
 
 __all__ = [
-    "HISTORY_FIELDS", "REPORT_RULES", "SPACES", "SPACE_ALIASES", "STRATEGIES", "BayesianOptimization", "NB101Arch",
-    "Observation", "ProxyBO", "ProxyOrder", "ProxyTable", "RandomSearch", "RegularizedEvolution", "Request", "Result", "ResumeError", "SearchSpace",
-    "SpaceExhausted", "Strategy", "Trace", "WarmupBO", "build_strategy", "candidates_fingerprint", "canonical_space",
-    "get_space", "read_history", "run_search", "search", "table_candidates",
+    "HISTORY_FIELDS", "REPORT_RULES", "SPACES", "SPACE_ALIASES", "STRATEGIES", "BayesianOptimization",
+    "NB101Arch", "Observation", "ProxyBO", "ProxyOrder", "ProxyTable", "RandomSearch", "RegularizedEvolution",
+    "Request", "Result", "ResumeError", "SearchSpace", "SpaceExhausted", "Strategy", "Trace", "WarmupBO",
+    "build_strategy", "candidates_fingerprint", "canonical_space", "get_space", "read_history", "run_search",
+    "search", "table_candidates",
 ]

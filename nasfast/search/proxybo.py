@@ -1,6 +1,6 @@
 """ProxyBO (Shen et al., arXiv 2110.10423, AAAI 2023) and its baselines, on NAS-Bench-201.
 
-ProxyBO, as /work/shared/papers/proxybo-notes.md (Algorithms 1 and 2) states it:
+ProxyBO, as the paper states it (Algorithms 1 and 2):
 
 - while fewer than 5 results are in, propose a random architecture;
 - otherwise compute the generalisation ability G of each zero-cost proxy (fraction of the observed
@@ -66,7 +66,7 @@ from nasfast.search.surrogate import (
 from nasfast.spaces import nb201
 
 __all__ = ["PAPER_PROXIES", "BayesianOptimization", "ProxyBO", "ProxyOrder", "ProxyTable", "WarmupBO",
-           "combined_rank", "encode", "influence", "temperature"]
+           "combined_rank", "encode", "influence", "proxy_order", "temperature"]
 
 #: the paper's proxy set (proxybo-notes, Table 1)
 PAPER_PROXIES: tuple[str, ...] = ("snip", "synflow", "jacob_cov")
@@ -194,7 +194,7 @@ def _resolve_proxies(algo: str, table: ProxyTable | str | os.PathLike[str] | Non
         names = [p for p in (default or ()) if p in tab.names]
         if not names:
             raise ValueError(f"{algo}: the proxy table ({label}) has none of the default proxies {list(default or ())}; "
-                             f"name some of {list(tab.names)} with proxies=")
+                             f"name some of {list(tab.names)} (proxies= / --proxies)")
     else:
         names = [str(p) for p in proxies]
     if not names or len(set(names)) != len(names) or "surrogate" in names:
