@@ -101,7 +101,8 @@ def read_table(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return cols
 
 
-BUNDLED_TABLES = ("nb201_cifar10", "nb201_cifar100", "nb201_ImageNet16-120", "nb201_cifar10_fisher_grasp")
+BUNDLED_TABLES = ("nb201_cifar10", "nb201_cifar100", "nb201_ImageNet16-120", "nb201_cifar10_fisher_grasp",
+                  "nb201_cifar10_data_free")
 
 
 def bundled_table(name: str) -> dict[str, np.ndarray]:
