@@ -126,3 +126,19 @@ def test_reproduce_proxies_nb201_quick(tmp_path):
     lines = []
     proxies.run(tmp_path, quick=True, limit=6, progress=False, echo=lines.append)
     assert any("nb201_cifar10: 0 archs computed" in s for s in lines)
+
+
+def test_reproduce_proxybo_nb201_quick_resumes(tmp_path):
+    from nasfast.reproduce import proxybo
+
+    summary = proxybo.run(tmp_path, quick=True, budget=8, progress=False, echo=lambda s: None)
+    cell = summary["cells"]["proxybo/cifar10"]
+    assert cell["valid_regret"]["n"] == 2 and cell["valid_regret"]["mean"] >= 0
+    assert cell["best_test_error_seen"]["mean"] <= cell["incumbent_test_error"]["mean"] + 1e-9
+    text = (tmp_path / "table.md").read_text()
+    assert "8.56 ± .10" in text  # Shen et al. Table 2, ProxyBO cifar10
+    lines = []
+    proxybo.run(tmp_path, quick=True, budget=8, progress=False, echo=lines.append)
+    assert lines[0].startswith("proxybo-nb201: 0 run(s) to do")
+    with pytest.raises(ValueError, match="unknown method 'ga'"):
+        proxybo.run(tmp_path, quick=True, methods=["ga"], echo=lambda s: None)

@@ -16,7 +16,7 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
         description="Train every (config, training count, seed) of a paper table, append each result to "
                     "OUT/results.csv as it finishes (a rerun with the same --out skips those), and write "
                     "OUT/table.md (ours beside the paper's), OUT/summary.json and OUT/tau.png.")
-    p.add_argument("experiment", choices=sorted([*EXPERIMENTS, "proxies-nb201"]))
+    p.add_argument("experiment", choices=sorted([*EXPERIMENTS, "proxies-nb201", "proxybo-nb201"]))
     p.add_argument("--out", type=Path, help="output directory (default runs/reproduce-<experiment>[-quick])")
     p.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default 3; 2 with --quick)")
     p.add_argument("--epochs", type=int, help="training epochs (default 200, the paper's; 2 with --quick)")
@@ -31,6 +31,7 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int,
                    help="torch CPU threads (default: torch's; 1 with --quick); 1 is often faster on a busy machine")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per run instead)")
+    p.add_argument("--budget", type=int, help="proxybo-nb201: distinct evaluations per search (default 200)")
     p.add_argument("--limit", type=int, help="proxies-nb201: compute at most this many archs per table (a prefix of "
                                              "its order: NASLib's 725 first, then seeded random)")
 
@@ -43,6 +44,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         from nasfast.reproduce import proxies
 
         proxies.run(out, quick=args.quick, limit=args.limit, threads=args.threads, progress=not args.no_progress)
+        return 0
+    if args.experiment == "proxybo-nb201":
+        from nasfast.reproduce import proxybo
+
+        proxybo.run(out, seeds=args.seeds, budget=args.budget, quick=args.quick, progress=not args.no_progress)
         return 0
     reproduce.run(args.experiment, out, seeds=args.seeds, epochs=args.epochs, counts=args.counts,
                   configs=args.configs, quick=args.quick, device=args.device, threads=args.threads, progress=not args.no_progress)
