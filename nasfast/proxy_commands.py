@@ -59,8 +59,6 @@ def cmd_proxies(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.device != "cpu":
-        torch.set_default_device(args.device)
     names = check_proxy_names(args.proxies.split(","))
     config = TableConfig(dataset=args.dataset, proxies=tuple(names), batch_size=args.batch_size,
                          init_seed=args.seed, dtype=args.dtype)
@@ -71,7 +69,8 @@ def cmd_proxies(args: argparse.Namespace) -> int:
     else:
         indices = _read_archs(args.archs)
     t0 = time.perf_counter()
-    n = run_nb201_table(indices, config, args.out, arch_batch=args.arch_batch, progress=not args.no_progress)
+    n = run_nb201_table(indices, config, args.out, arch_batch=args.arch_batch, progress=not args.no_progress,
+                        device=args.device)
     dt = time.perf_counter() - t0
     rate = f", {dt / n:.3f} s/arch" if n else ""
     print(f"{n} archs computed ({len(indices) - n} already in {args.out}){rate}; {args.out}")

@@ -249,3 +249,14 @@ def test_proxies_run_on_nb101_and_darts_networks():
         vals = compute_proxies(net.double(), ["snip", "grad_norm", "jacob_cov", "naswot", "synflow", "params", "flops"], x, y)
         assert all(np.isfinite(v) for v in vals.values()), vals
         assert vals["snip"] > 0 and vals["params"] > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu_float64():
+    rng = np.random.default_rng(5)
+    archs = [a for a in (nb201.sample(rng) for _ in range(8)) if has_input_output_path(a.op_indices)][:4]
+    x, y = small_batch()
+    cpu = nb201_proxies_batched(small_nets(archs), ALL, x, y, dtype=torch.float64)
+    gpu = nb201_proxies_batched([n.cuda() for n in small_nets(archs)], ALL, x.cuda(), y.cuda(), dtype=torch.float64)
+    for name in ALL:
+        np.testing.assert_allclose(gpu[name], cpu[name], rtol=1e-6, err_msg=name)

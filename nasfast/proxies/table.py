@@ -130,10 +130,12 @@ def _drop_partial_last_line(path: Path) -> None:
 
 
 def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.PathLike, *,
-                    arch_batch: int = 1, progress: bool = True) -> int:
+                    arch_batch: int = 1, progress: bool = True, device: str | torch.device = "cpu") -> int:
     """Compute ``config.proxies`` for the NB201 archs ``indices`` into the CSV ``out``.
 
-    Returns how many architectures this call computed (0 when everything was already there)."""
+    Returns how many architectures this call computed (0 when everything was already there).
+    ``device``: where the networks run (initial weights are drawn on the CPU, so a value does not
+    depend on the device beyond floating-point rounding)."""
     out = Path(out)
     indices = [int(i) for i in indices]
     bad = [i for i in indices if not 0 <= i < space.NUM_ARCHS]
@@ -157,6 +159,7 @@ def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.P
         return 0
     ds = get_dataset(config.dataset)
     x, y = proxy_batch(config.dataset, config.batch_size, config.data_seed)
+    x, y = x.to(device), y.to(device)
     dtype = getattr(torch, config.dtype)
     from tqdm.auto import tqdm
 
@@ -169,7 +172,8 @@ def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.P
         for start in range(0, len(todo), arch_batch):
             chunk = todo[start:start + arch_batch]
             nets = [nb201_network(i, ds.num_classes, channels=config.channels, cells=config.cells,
-                                  seed=arch_seed(config.init_seed, i)).to(dtype) for i in chunk]
+                                  seed=arch_seed(config.init_seed, i)).to(device=device, dtype=dtype)
+                    for i in chunk]
             values = nb201_proxies_batched(nets, config.proxies, x.to(dtype), y, dtype=dtype)
             for k, i in enumerate(chunk):
                 writer.writerow([i, str(space.from_index(i)),
