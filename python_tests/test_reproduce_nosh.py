@@ -1,0 +1,99 @@
+"""``nasfast.reproduce.nosh``: a quick run writes its files, a rerun skips finished rows, and the
+table carries the paper's numbers (RANK-NOSH Table 2, as cited in issue 7) and the fidelity note."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+import torch
+
+from nasfast.reproduce import nosh
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def quick_out(tmp_path_factory):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("nosh")
+    lines: list[str] = []
+    summary = nosh.run(out, quick=True, echo=lines.append)
+    return out, summary, lines
+
+
+def _rows(out):
+    with open(out / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_quick_run_writes_every_file(quick_out):
+    out, summary, lines = quick_out
+    for name in ("results.csv", "table.md", "summary.json", "budget.png"):
+        assert (out / name).stat().st_size > 0
+    rows = _rows(out)
+    assert len(rows) == len(nosh.METHODS) * 2  # 2 seeds, cifar10 only
+    assert {r["dataset"] for r in rows} == {"cifar10"} and {r["mode"] for r in rows} == {"quick"}
+    by = {(r["method"], int(r["seed"])): r for r in rows}
+    assert all(math.isfinite(float(r["test_acc"])) and 80 < float(r["valid_acc"]) < 100 for r in rows)
+    assert int(by["rs", 0]["epochs"]) == nosh.QUICK["full_archs"] * 200  # full-training charge
+    # quick pool 60: 20 archs to 12 epochs, 10 on to 200 (nosh_budget, cumulative rounding)
+    assert int(by["rank-nosh", 0]["epochs"]) == nosh.nosh_budget((12, 200), 60) == 20 * 12 + 10 * 188
+    assert int(by["nosh-no-level0", 0]["epochs"]) == 20 * 12 + 10 * 188  # the same archs trained
+    assert float(by["rank-nosh", 0]["ranker_s"]) > 0 and float(by["nosh-no-ranker", 0]["ranker_s"]) == 0
+    assert int(by["hyperband", 0]["epochs"]) <= nosh.nosh_budget((12, 200), 60)
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["cells"]["cifar10"]["rank-nosh"]["test_acc"]["n"] == 2
+    assert "cifar10" in summary["acceptance"] and any(line.startswith("acceptance nb201 cifar10") for line in lines)
+    assert any("E = (12, 200)" in line for line in lines)
+
+
+def test_default_nb201_budget_matches_the_issue_schedule():
+    assert nosh.nosh_budget((12, 200), 300) == 100 * 12 + 50 * 188  # 10,600
+    assert nosh.nosh_budget((1, 2, 3, 12), 300) == 292  # RANK-NOSH Table 2, C10
+    assert nosh.nosh_budget((10, 50, 100, 200), 300) == 5550  # Table 2, C100 / IN16
+
+
+def test_table_has_the_paper_numbers_and_the_fidelity_note(quick_out):
+    text = (quick_out[0] / "table.md").read_text()
+    for number in ("91.4 / 94.26 @ 292", "90.91 / 93.69", "91.04 / 93.81", "90.93 / 93.72", "91.13 / 93.93"):
+        assert number in text
+    assert "E = (12, 200)" in text and "Quick mode" in text
+    full = nosh.markdown(nosh.aggregate([], "nb201", "full", list(nosh.DATASETS["nb201"]), nosh.METHODS, 10))
+    for number in ("73.49 / 73.51 @ 5,550", "46.37 / 46.34 @ 5,550", "71.28 / 71.32", "45.12 / 45.15",
+                   "72.31 / 72.30", "45.78 / 45.79"):
+        assert number in full
+
+
+def test_rerun_skips_finished_rows(quick_out, monkeypatch):
+    out, _, _ = quick_out
+    before = (out / "results.csv").read_text()
+    calls = []
+    monkeypatch.setattr(nosh, "run_one", lambda *a, **k: calls.append(a) or pytest.fail("rerun ran a finished row"))
+    nosh.run(out, quick=True, progress=False)
+    assert not calls and (out / "results.csv").read_text() == before
+    # one more seed: only its rows run
+    monkeypatch.undo()
+    torch.set_num_threads(1)
+    nosh.run(out, quick=True, seeds=[0, 1, 2], methods=["rs", "sh"], progress=False)
+    rows = _rows(out)
+    assert len(rows) == len(nosh.METHODS) * 2 + 2
+    assert sorted((r["method"], r["seed"]) for r in rows if r["seed"] == "2") == [("rs", "2"), ("sh", "2")]
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="space"):
+        nosh.run(tmp_path / "a", space="nb301")
+    with pytest.raises(ValueError, match="dataset"):
+        nosh.run(tmp_path / "b", quick=True, datasets=["svhn"])
+    with pytest.raises(ValueError, match="method"):
+        nosh.run(tmp_path / "c", quick=True, methods=["bo"])
+    assert not any(tmp_path.iterdir())  # nothing written before the arguments are checked
