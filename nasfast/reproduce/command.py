@@ -12,11 +12,11 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
     from nasfast.reproduce import EXPERIMENTS
 
     p = sub.add_parser(
-        "reproduce", help="reproduce a paper's table (GATES predictor tau / N@K on NB101, NB201)",
+        "reproduce", help="reproduce a paper's table (GATES, proxies, ProxyBO, RANK-NOSH, landmarks)",
         description="Train every (config, training count, seed) of a paper table, append each result to "
                     "OUT/results.csv as it finishes (a rerun with the same --out skips those), and write "
                     "OUT/table.md (ours beside the paper's), OUT/summary.json and OUT/tau.png.")
-    p.add_argument("experiment", choices=sorted([*EXPERIMENTS, "proxies-nb201", "proxybo-nb201", "nosh-nb201", "nosh-nb101"]))
+    p.add_argument("experiment", choices=sorted([*EXPERIMENTS, "proxies-nb201", "proxybo-nb201", "nosh-nb201", "nosh-nb101", "landmark-nb201"]))
     p.add_argument("--out", type=Path, help="output directory (default runs/reproduce-<experiment>[-quick])")
     p.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default 3; 2 with --quick)")
     p.add_argument("--epochs", type=int, help="training epochs (default 200, the paper's; 2 with --quick)")
@@ -44,6 +44,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         from nasfast.reproduce import proxies
 
         proxies.run(out, quick=args.quick, limit=args.limit, threads=args.threads, progress=not args.no_progress)
+        return 0
+    if args.experiment == "landmark-nb201":
+        import torch
+
+        from nasfast.reproduce import landmark
+
+        torch.set_num_threads(args.threads or 1)  # 1 thread: oneDNN oversubscribes a busy 2-core machine
+        landmark.run(out, quick=args.quick, seeds=args.seeds, epochs=args.epochs, progress=not args.no_progress)
         return 0
     if args.experiment in ("nosh-nb201", "nosh-nb101"):
         from nasfast.reproduce import nosh

@@ -1,0 +1,75 @@
+"""``nasfast.reproduce.landmark`` (issue 8's reproduction): the quick run end to end, its files, resuming, and the
+paper's Table 1 NB201 numbers (landmark-regularization-cvpr2021.md: SPOS S-KdT 0.771 -> 0.802, mean acc
+87.66 -> 92.08) in table.md."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from nasfast.reproduce import landmark
+
+torch.set_num_threads(1)
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def quick_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("landmark")
+    lines: list[str] = []
+    summary = landmark.run(out, quick=True, progress=False, echo=lines.append)
+    return out, summary, lines
+
+
+def test_quick_run_writes_every_file(quick_out):
+    out, summary, lines = quick_out
+    for name in ("results.csv", "curves.csv", "table.md", "summary.json", "skdt.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert json.loads((out / "summary.json").read_text())["settings"]["seeds"] == [0, 1]
+    assert summary["settings"]["full_cifar10"] is False
+    assert any("run(s) to do" in line for line in lines)
+
+
+def test_one_row_per_variant_and_seed(quick_out):
+    out, _, _ = quick_out
+    got = rows(out / "results.csv")
+    assert sorted((r["variant"], int(r["seed"])) for r in got) == [
+        ("spos", 0), ("spos", 1), ("spos+landmarks", 0), ("spos+landmarks", 1)]
+    assert {r["config"] for r in got} == {landmark.QUICK.tag}
+    curves = rows(out / "curves.csv")
+    assert len(curves) == 4 * landmark.QUICK.epochs  # every epoch of every run, S-KdT each epoch (eval_every 1)
+    assert all(c["skdt"] != "" for c in curves)
+    # lambda is 0 without landmarks, > 0 after the warm-up with them
+    lam = {(c["variant"], int(c["epoch"])): float(c["lambda"]) for c in curves}
+    assert lam[("spos", 1)] == 0 and lam[("spos+landmarks", 0)] == 0 and lam[("spos+landmarks", 1)] > 0
+
+
+def test_rerun_skips_finished_rows(quick_out, monkeypatch):
+    out, _, _ = quick_out
+    before = (out / "results.csv").read_text()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(landmark, "run_one", fail)
+    lines: list[str] = []
+    landmark.run(out, quick=True, progress=False, echo=lines.append)
+    assert (out / "results.csv").read_text() == before
+    assert "0 run(s) to do, 4 already" in lines[0]
+
+
+def test_table_cites_the_paper(quick_out):
+    out, _, _ = quick_out
+    table = (out / "table.md").read_text()
+    for number in ("0.771", "0.802", "87.66", "92.08"):
+        assert number in table
+    assert "landmark-regularization-cvpr2021.md" in table and "Table 1" in table
+    assert "Full CIFAR-10 is not available" in table
+    assert f"C = {landmark.QUICK.channels}, N = {landmark.QUICK.cells}" in table
