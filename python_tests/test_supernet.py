@@ -371,3 +371,21 @@ def test_augment_crops_with_black_padding_and_flips():
     for i in range(6):
         crop = padded[i, :, offsets[i, 0]:offsets[i, 0] + 32, offsets[i, 1]:offsets[i, 1] + 32]
         torch.testing.assert_close(out[i], crop.flip(-1) if flips[i] else crop, rtol=0, atol=1e-6)
+
+
+def test_fig2_pipeline_adds_the_searched_archs_as_landmarks():
+    from nasfast.supernet import landmark_pipeline
+
+    data = bundled_split(3, 2, 2)
+    lm = select_landmarks(3, seed=1)
+    cfg = TrainConfig(channels=4, cells=1, epochs=2, warmup_epochs=0, batch_size=10, augment=False)
+    search = {"population": 4, "generations": 2, "select": 2, "mutation": 1, "crossover": 1, "batch_size": 20}
+    res = landmark_pipeline(cfg, data, lm, iterations=2, add_top_k=2, search=search)
+    assert len(res.trainer.history) == 2 and len(res.added) == 1 and res.final_search is not None
+    assert res.landmarks_per_iteration == [3, 3 + len(res.added[0])]
+    landmark_strs = {str(a) for a in res.trainer.landmarks.archs}
+    assert set(res.added[0]) <= landmark_strs and len(landmark_strs) == 3 + len(res.added[0])
+    acc = dict(zip((str(a) for a in res.trainer.landmarks.archs), res.trainer.landmarks.accuracies))
+    np.testing.assert_allclose([acc[a] for a in res.added[0]], ground_truth_accuracy(list(res.added[0])))
+    with pytest.raises(ValueError, match="equal parts"):
+        landmark_pipeline(TrainConfig(channels=4, cells=1, epochs=3, warmup_epochs=0), data, lm, iterations=2)

@@ -37,12 +37,14 @@ from nasfast.supernet.landmarks import (
     select_landmarks,
 )
 from nasfast.supernet.nb201_supernet import NB201SuperNet
+from nasfast.supernet.pipeline import PipelineResult, landmark_pipeline
 from nasfast.supernet.train import SupernetTrainer, TrainConfig, cosine_lr, train_supernet
 
 __all__ = [
     "GROUND_TRUTH_COLUMN",
     "Landmarks",
     "NB201SuperNet",
+    "PipelineResult",
     "RankingResult",
     "SearchResult",
     "SposEvolution",
@@ -55,6 +57,7 @@ __all__ = [
     "evaluation_pool",
     "ground_truth_accuracy",
     "hamming_distance",
+    "landmark_pipeline",
     "landmark_coefficient",
     "ranking_regulariser",
     "sample_pair",
