@@ -73,3 +73,13 @@ def test_table_cites_the_paper(quick_out):
     assert "landmark-regularization-cvpr2021.md" in table and "Table 1" in table
     assert "Full CIFAR-10 is not available" in table
     assert f"C = {landmark.QUICK.channels}, N = {landmark.QUICK.cells}" in table
+
+
+def test_paper_schedule_rows_are_kept_apart(tmp_path):
+    from nasfast.reproduce import landmark
+
+    summary = landmark.run(tmp_path, quick=True, seeds=1, schedule="paper", progress=False, echo=lambda s: None)
+    assert "schedule `paper`" in (tmp_path / "table.md").read_text()
+    assert summary is not None
+    with pytest.raises(ValueError, match="schedule must be"):
+        landmark.run(tmp_path, quick=True, seeds=1, schedule="cosine", echo=lambda s: None)

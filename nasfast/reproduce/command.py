@@ -31,6 +31,8 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int,
                    help="torch CPU threads (default: torch's; 1 with --quick); 1 is often faster on a busy machine")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per run instead)")
+    p.add_argument("--schedule", choices=("reference", "paper"),
+                   help="landmark-nb201: lambda schedule (default reference: the code's; paper: Eq. 7 as written)")
     p.add_argument("--budget", type=int, help="proxybo-nb201: distinct evaluations per search (default 200)")
     p.add_argument("--limit", type=int, help="proxies-nb201: compute at most this many archs per table (a prefix of "
                                              "its order: NASLib's 725 first, then seeded random)")
@@ -51,7 +53,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         from nasfast.reproduce import landmark
 
         torch.set_num_threads(args.threads or 1)  # 1 thread: oneDNN oversubscribes a busy 2-core machine
-        landmark.run(out, quick=args.quick, seeds=args.seeds, epochs=args.epochs, progress=not args.no_progress)
+        landmark.run(out, quick=args.quick, seeds=args.seeds, epochs=args.epochs, schedule=args.schedule,
+                     progress=not args.no_progress)
         return 0
     if args.experiment in ("nosh-nb201", "nosh-nb101"):
         from nasfast.reproduce import nosh

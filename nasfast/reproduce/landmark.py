@@ -259,17 +259,23 @@ def plot(path: Path, curves: Sequence[dict[str, str]], seeds: Sequence[int]) -> 
 
 
 def run(out: str | Path, *, quick: bool = False, seeds: int | Sequence[int] | None = None, epochs: int | None = None,
-        progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
+        schedule: str | None = None, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) the reproduction into ``out``; see the module docstring.
 
     ``quick``: the tiny ``QUICK`` configuration (C = 4, N = 1, 2 epochs, 40 + 20 + 20 images, 2 seeds), for CI.
     ``seeds``: a count (seeds 0..n-1) or explicit seeds; default 3 (the paper's "three independent runs"), 2 with
     ``quick``. ``epochs``: overrides the configuration's epochs, the warm-up keeping the paper's 150/400 fraction.
+    ``schedule``: the lambda schedule, "reference" (default: the reference code's, never reaching lambda_max) or
+    "paper" (Eq. 7 as written); the issue asks for both to be reported.
     Returns the summary written to ``summary.json``.
     """
     import torch
 
     setup = QUICK if quick else FULL
+    if schedule is not None:
+        if schedule not in ("reference", "paper"):
+            raise ValueError(f"schedule must be 'reference' or 'paper', got {schedule!r}")
+        setup = replace(setup, schedule=schedule)
     if epochs is not None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive int, got {epochs!r}")
