@@ -224,7 +224,7 @@ def test_trace_incumbent_and_rules():
 
 # ---- acceptance: NB201 baselines ------------------------------------------------------------------
 
-# Targets: /work/shared/notes/nb201-baselines.md §2, "Test error (%) after 200 distinct evaluations,
+# Targets: shared/notes/nb201-baselines.md §2, "Test error (%) after 200 distinct evaluations,
 # mean ± std over 100 seeds", rows "A valid -> test (incumbent)" (RS, REA P10 S3) and
 # "C valid -> best test seen" (REA), computed there by an independent simulator.
 TARGET_A = {("random", "cifar10"): 9.12, ("random", "cifar100"): 28.08, ("random", "ImageNet16-120"): 54.37,

@@ -1,6 +1,6 @@
 """Answer search requests by table lookup (a simulated search on a NAS benchmark).
 
-Which columns a dataset uses follows the NB201 convention of /work/shared/notes/nb201-baselines.md
+Which columns a dataset uses follows the NB201 convention of shared/notes/nb201-baselines.md
 §0 and §2 (convention A, "select on validation, report the incumbent's test error"):
 
 - ``cifar10``: select on ``c10v_valid_acc`` (cifar10-valid x-valid: trained on 25k, evaluated on

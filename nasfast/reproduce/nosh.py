@@ -14,7 +14,7 @@ the paper's 292 / 5,550. NB101-30k uses E = (4, 12, 36, 108) (separately anneale
 paying only the increment is a convention, ``nasfast.search.multifidelity``).
 
 Methods (``METHODS``):
-- ``rank-nosh``: ``RankNOSH`` with the paper's settings (/work/shared/papers/rank-nosh-iccv2021-notes.md,
+- ``rank-nosh``: ``RankNOSH`` with the paper's settings (shared/papers/rank-nosh-iccv2021-notes.md,
   "experimental settings"): r = 1/2, Level 0 holding 2/3 of the proposals (level0_ratio 1/3),
   K_init = 48, K = 30, M = 300 (``nasfast.search.nosh`` our choice 3), prior "mag", GATES ranker.
 - ``nosh-no-level0``: the same without Level 0 (``prior=None``; issue 7 acceptance 2).
@@ -27,7 +27,7 @@ Methods (``METHODS``):
   100 x eN epochs (20,000 on NB201), REA with P = 10, S = 3 (NB201's R_EA.py defaults,
   notes/nb201-baselines.md §2).
 
-Observation rule (arch2vec's, which RANK-NOSH follows; /work/shared/notes/nb201-baselines.md §3):
+Observation rule (arch2vec's, which RANK-NOSH follows; shared/notes/nb201-baselines.md §3):
 RS/REA on cifar10 select on the 12-epoch validation accuracy, on cifar100 / ImageNet16-120 on one
 random seed's 200-epoch validation accuracy; the multi-fidelity methods observe one random seed per
 query where the column has seeds (``MultiFidelityEvaluator(observe="random-seed")``: NB201 200 epochs;

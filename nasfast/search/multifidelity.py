@@ -7,7 +7,7 @@ told all of them before it asks again: successive halving needs the whole rung t
 single-fidelity ``Strategy`` / ``run_search`` of ``nasfast.search`` are untouched; an arch may be
 asked here several times, at increasing epochs.
 
-Budget convention (issue 7; /work/shared/REFERENCES.md A2 "Budget"): the budget is counted in
+Budget convention (issue 7; shared/REFERENCES.md A2 "Budget"): the budget is counted in
 training epochs. Asking for an arch at ``e`` epochs when it was already trained to ``e' < e``
 charges ``e - e'`` (a promotion pays only the increment, as if training resumed from a
 checkpoint); asking again at ``e <= e'`` charges nothing. **This is a simulation convention on our

@@ -10,7 +10,7 @@ ranks in the top of its level. The main loop (Algorithm 2) seeds the pyramid wit
 archs, then repeatedly labels pairs of S by Eq. (1) (same level: the higher accuracy at that level
 wins; different levels: the higher level wins), fits the ranker, proposes min(K, M - |S|) new archs
 and runs NOSH, until |S| = M. The answer is the best arch at the top level.
-(/work/shared/papers/rank-nosh-iccv2021-notes.md, Algorithms 1-2, Eq. 1; REFERENCES.md A2.)
+(shared/papers/rank-nosh-iccv2021-notes.md, Algorithms 1-2, Eq. 1; REFERENCES.md A2.)
 
 Fixed by the paper: the pyramid and its update, losers staying, Eq. (1), a Siamese pairwise ranker
 trained with BCE, the proposal (top K/2 by the ranker plus K/2 at random from the rest of the top

@@ -1,7 +1,7 @@
 """Random search: the first ``budget`` architectures of one random permutation of the space.
 
 Drawing a permutation (rather than sampling with replacement) is what the NB201 baselines in
-/work/shared/notes/nb201-baselines.md §2 use: every evaluation is a distinct architecture.
+shared/notes/nb201-baselines.md §2 use: every evaluation is a distinct architecture.
 """
 
 from __future__ import annotations

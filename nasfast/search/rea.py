@@ -1,7 +1,7 @@
 """Regularized evolution (REA, Real et al. 2019) as NAS-Bench-201 runs it.
 
 We follow AutoDL-Projects' ``exps/algos/R_EA.py`` (the NB201 reference), as pinned down in
-/work/shared/notes/nb201-baselines.md §2:
+shared/notes/nb201-baselines.md §2:
 
 - the population starts as ``population`` uniformly random architectures;
 - each step draws a tournament of ``tournament`` members uniformly *with* replacement

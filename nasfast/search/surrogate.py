@@ -1,7 +1,7 @@
 """The pieces of ProxyBO's scoring that know nothing about architectures: a probabilistic random
 forest, expected improvement, average ranks, and the pair-ordering "generalisation ability".
 
-The forest follows OpenBox's ``prf`` surrogate (/work/shared/REFERENCES.md A3.1 and E.11:
+The forest follows OpenBox's ``prf`` surrogate (shared/REFERENCES.md A3.1 and E.11:
 ``openbox/surrogate/base/rf_with_instances.py``): 10 regression trees, each grown on a bootstrap
 sample; a split needs 3 samples and leaves keep at least 3; each split looks at 5/6 of the
 features; depth is practically unlimited (2^20). A prediction is the mean and the variance

@@ -1,7 +1,7 @@
 """The running record of a search: one ``Observation`` per evaluation, the incumbent, and the
 reporting rules.
 
-Reporting rules (see /work/shared/notes/nb201-baselines.md §2):
+Reporting rules (see shared/notes/nb201-baselines.md §2):
 
 - ``"incumbent"`` (default, the notes' convention A): select on validation accuracy and report the
   test accuracy of the incumbent, the evaluated arch with the best validation accuracy (the first
