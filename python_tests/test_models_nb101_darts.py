@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from known_genotypes import DARTS_V2
 from torch import nn
 
 from nasfast.models.darts import DARTS_OPS, darts_network, make_op
@@ -21,13 +22,6 @@ from nasfast.tabular import load
 NB101_ROWS = [6992, 16569, 167, 188, 23, 3044, 1847, 42, 33, 6, 496,
               2769, 6428, 7244, 9282, 9528, 20270, 23983, 27259, 27461]
 
-DARTS_V2 = (
-    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
-    "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], "
-    "normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
-    "('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), "
-    "('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])"
-)
 
 # all three ops, an input -> output edge, two max-pool vertices; with an odd width (stem_channels=9)
 # the output splits 5 + 4, so vertex 2 (5 channels) is cut to 4 on its way into vertex 4
@@ -40,14 +34,7 @@ NB101_MIXED = Spec([[0, 1, 1, 0, 0, 0, 1],
                     [0, 0, 0, 0, 0, 0, 0]], [-1, 0, 1, 2, 0, 2, -2])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # these nets are tiny: with intra-op threads on a busy machine, OpenMP waits cost ~30 ms per conv
-    # (DARTS forward+backward took 20 s instead of 0.3 s), so run this module single-threaded
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def n_trainable(net: nn.Module) -> int:

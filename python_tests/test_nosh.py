@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from nasfast import tabular
 from nasfast.search.base import Request, Result
@@ -30,12 +29,7 @@ from nasfast.spaces import nb201
 TINY_RANKER = dict(op_dim=8, node_dim=8, hid_dim=8, layers=(8, 8), mlp_hidden=(8,), epochs=3, num_references=8)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from cli_runner import nasfast
 
 from nasfast import tabular
@@ -32,7 +31,7 @@ from nasfast.search.proxybo import combined_rank, encode, influence, temperature
 from nasfast.search.surrogate import RandomForest, average_ranks, expected_improvement, pair_concordance
 from nasfast.spaces import nb201
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

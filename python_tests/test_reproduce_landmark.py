@@ -8,11 +8,10 @@ import csv
 import json
 
 import pytest
-import torch
 
 from nasfast.reproduce import landmark
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def rows(path):

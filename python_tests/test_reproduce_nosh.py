@@ -8,22 +8,14 @@ import json
 import math
 
 import pytest
-import torch
 
 from nasfast.reproduce import nosh
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def quick_out(tmp_path_factory):
-    torch.set_num_threads(1)
+def quick_out(tmp_path_factory, one_thread):
     out = tmp_path_factory.mktemp("nosh")
     lines: list[str] = []
     summary = nosh.run(out, quick=True, echo=lines.append)
@@ -83,7 +75,6 @@ def test_rerun_skips_finished_rows(quick_out, monkeypatch):
     assert not calls and (out / "results.csv").read_text() == before
     # one more seed: only its rows run
     monkeypatch.undo()
-    torch.set_num_threads(1)
     nosh.run(out, quick=True, seeds=[0, 1, 2], methods=["rs", "sh"], progress=False)
     rows = _rows(out)
     assert len(rows) == len(nosh.METHODS) * 2 + 2
