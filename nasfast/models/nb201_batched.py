@@ -78,10 +78,8 @@ class BatchedNB201:
         states = [n.state_dict() for n in nets]
         self.dtype = dtype or next(first.parameters()).dtype
         self.device = next(first.parameters()).device
-        self._absolute = absolute
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.weights: list[StackedWeight] = []  # conv/linear weights, in forward order
-        self.params: dict[str, torch.Tensor] = {}  # every leaf tensor (weights, biases, BN affine)
         self._by_id: dict[int, StackedWeight] = {}
         everyone = torch.arange(self.B, device=self.device)
 
@@ -93,7 +91,6 @@ class BatchedNB201:
             if channels_last and t.dim() == 4:
                 t = t.contiguous(memory_format=torch.channels_last)
             t.requires_grad_(True)
-            self.params[f"{name}@{','.join(str(int(b)) for b in archs)}"] = t
             if weight:
                 sw = StackedWeight(name, t, archs, t[0].numel())
                 self.weights.append(sw)
@@ -234,12 +231,3 @@ class BatchedNB201:
                     acc = y if acc is None else acc + y
             nodes.append(torch.zeros_like(x) if acc is None else acc)
         return nodes[3]
-
-    def per_arch_sum(self, values: Sequence[torch.Tensor | None]) -> torch.Tensor:
-        """Sum, per architecture, of per-element values laid out like ``self.weights``: (B,) float64."""
-        out = torch.zeros(self.B, dtype=torch.float64, device=self.device)
-        for sw, v in zip(self.weights, values):
-            if v is None:
-                continue
-            out.index_add_(0, sw.archs, v.reshape(len(sw.archs), -1).sum(1).to(torch.float64))
-        return out

@@ -20,6 +20,7 @@ from nasfast.models.nb201 import NB201Network
 from nasfast.models.nb201_batched import BatchedNB201, Recorder
 from nasfast.proxies import single
 from nasfast.proxies.definitions import (
+    GRADIENT_PROXIES,
     PROXIES,
     check_proxy_names,
     jacob_cov_scores,
@@ -148,7 +149,7 @@ def nb201_proxies_batched(nets: Sequence[NB201Network], names: Sequence[str], x:
     if not alive:
         return out
     live_nets = [nets[i] for i in alive]
-    main = [n for n in names if n in ("snip", "grad_norm", "plain", "fisher", "jacob_cov", "naswot")]
+    main = [n for n in names if n in GRADIENT_PROXIES]
     results: dict[str, np.ndarray] = {}
     if main:
         results.update(_main_pass(live_nets, main, x, y, dtype))

@@ -105,20 +105,30 @@ BUNDLED_TABLES = ("nb201_cifar10", "nb201_cifar100", "nb201_ImageNet16-120", "nb
                   "nb201_cifar10_data_free")
 
 
-def bundled_table(name: str) -> dict[str, np.ndarray]:
-    """A proxy table shipped in the package (``nasfast/data/proxies/<name>.csv.gz``; settings in
-    ``<name>.json``, provenance in PROVENANCE.md). Tables may be partial: see their ``index``."""
-    from nasfast.data import data_path
+def bundled_files(name: str) -> tuple[Path, Path]:
+    """Where the shipped table ``name`` and its settings live (``nasfast/data/proxies/<name>.csv.gz``,
+    ``<name>.json``); they may not exist yet."""
+    from nasfast.data import DATA_DIR
 
     if name not in BUNDLED_TABLES:
         raise ValueError(f"unknown bundled proxy table {name!r}; expected one of {list(BUNDLED_TABLES)}")
-    return read_table(data_path("proxies", f"{name}.csv.gz"))
+    return DATA_DIR / "proxies" / f"{name}.csv.gz", DATA_DIR / "proxies" / f"{name}.json"
+
+
+def bundled_table(name: str) -> dict[str, np.ndarray]:
+    """A proxy table shipped in the package (settings beside it, provenance in PROVENANCE.md).
+    Tables may be partial: see their ``index``."""
+    from nasfast.data import data_path
+
+    table, _ = bundled_files(name)
+    return read_table(data_path("proxies", table.name))
 
 
 def bundled_settings(name: str) -> dict:
     from nasfast.data import data_path
 
-    return json.loads(data_path("proxies", f"{name}.json").read_text())
+    _, settings = bundled_files(name)
+    return json.loads(data_path("proxies", settings.name).read_text())
 
 
 def _drop_partial_last_line(path: Path) -> None:

@@ -60,16 +60,11 @@ JOBS = (
 QUICK = {"channels": 4, "cells": 1, "batch_size": 16, "limit": 12}
 
 
-def bundled_table_path(job_name: str) -> Path:
-    from nasfast.data import DATA_DIR
-
-    return DATA_DIR / "proxies" / f"{job_name}.csv.gz"
-
-
 def _seed_from_bundle(job: Job, csv_path: Path, config_dict: dict) -> None:
     """Start OUT's table from the shipped one when it was made with the same settings."""
-    src = bundled_table_path(job.name)
-    meta = src.with_name(job.name + ".json")
+    from nasfast.proxies.table import bundled_files
+
+    src, meta = bundled_files(job.name)
     if csv_path.exists() or not src.exists() or not meta.exists():
         return
     if json.loads(meta.read_text()) != config_dict:
