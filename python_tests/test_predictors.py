@@ -442,7 +442,21 @@ def test_comparator_scores_are_antisymmetric_win_rates():
     assert ((s >= 0) & (s <= 1)).all()
 
 
+@pytest.mark.parametrize("choice", ["random", "top"])
+def test_comparator_reference_choice(choice):
+    tr, acc_tr, _, _ = nb201_split(100, 10)
+    p = GATESPredictor("nb201", loss="comparator", layers=(8,), mlp_hidden=(8,), num_references=10,
+                       reference_choice=choice).fit(tr, acc_tr, epochs=1)
+    refs = p.net.references()
+    top10 = np.asarray(tr)[np.sort(np.argsort(-np.asarray(acc_tr), kind="stable")[:10])]  # the best, index order
+    same = all(torch.equal(refs[k], v) for k, v in p.encode(top10).items())
+    # "random": 10 of 100 archs happen to be exactly the best 10 with probability ~6e-14
+    assert same == (choice == "top")
+
+
 def test_config_and_input_errors():
+    with pytest.raises(ValueError, match="reference_choice"):
+        GATESPredictor("nb201", reference_choice="best")
     with pytest.raises(ValueError, match="unknown config key"):
         GATESPredictor("nb201", layer=(3,))
     with pytest.raises(ValueError, match="unknown space"):

@@ -33,6 +33,7 @@ COMMON: dict[str, Any] = dict(
     compare_threshold=0.0, pair_choice="random",
     pairing="diff",  # comparator: MLP([e1, e2 - e1]) ("diff") or MLP([e1, e2]) ("concat")
     num_references=64,  # comparator: fixed training archs every scored arch is compared with
+    reference_choice="random",  # comparator: "random" training archs, or the "top" ones (sharper at the top)
     list_length=4,  # ListMLE list length: our choice, not read from an aw_nas config
     listmle_reduction="mean",  # aw_nas averages over list positions; "sum" is textbook ListMLE
     acc_scale="auto",  # regression: divide accuracies by this; "auto" = 100 if any exceeds 1
@@ -53,6 +54,8 @@ def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) 
     if unknown:
         raise ValueError(f"unknown config key(s) {unknown} for space {space!r}; known: {sorted(out)}")
     out.update(config)
+    if out["reference_choice"] not in ("random", "top"):
+        raise ValueError(f"reference_choice must be 'random' or 'top', got {out['reference_choice']!r}")
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}  # plain types for saving
 
 

@@ -92,7 +92,7 @@ class GATESPredictor:
         with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
             torch.manual_seed(seed)
             if self.loss == "comparator":
-                refs = np.random.default_rng(seed).permutation(len(acc))[: int(cfg["num_references"])]
+                refs = _references(acc, int(cfg["num_references"]), cfg["reference_choice"], seed)
                 self.net.set_references(take(enc, np.sort(refs)))
             self.history = train(
                 self.net, to_device(enc, self.device), acc, loss=self.loss, epochs=epochs,
@@ -160,3 +160,17 @@ class GATESPredictor:
 
     def __repr__(self) -> str:
         return f"GATESPredictor(space={self.space!r}, encoder={self.encoder!r}, loss={self.loss!r})"
+
+
+def _references(acc: np.ndarray, n: int, choice: str, seed: int) -> np.ndarray:
+    """Sorted indices of the comparator's fixed references among the training archs: ``n`` at random,
+    or the ``n`` best ("top"; ties to the lower index). Win rates against random references saturate
+    at 1 for every good arch, so a search that wants the very best (RANK-NOSH's proposal) asks for
+    the top ones, against which the good archs still differ."""
+    if choice == "random":
+        refs = np.random.default_rng(seed).permutation(len(acc))[:n]
+    elif choice == "top":
+        refs = np.lexsort((np.arange(len(acc)), -acc))[:n]
+    else:
+        raise ValueError(f"reference_choice must be 'random' or 'top', got {choice!r}")
+    return np.sort(refs)
