@@ -25,6 +25,7 @@ from nasfast.evaluators import (
     TabularEvaluator,
     build_evaluator,
 )
+from nasfast.multifidelity_commands import MF_ALGOS, MF_OPTIONS, add_mf_options, cmd_mf_search, mf_resume_args
 from nasfast.predictor_commands import (
     CommandError,
     add_score,
@@ -118,7 +119,9 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
                    help="search space, searched on its bundled table (default nb201; nb101: the 30,001-arch "
                         "subset; nb301 = darts: the 725 NB-301 genotypes, surrogate accuracies)")
     p.add_argument("--dataset", choices=DATASETS, help="dataset whose columns answer (default cifar10)")
-    p.add_argument("--algo", choices=sorted(STRATEGIES), help="search algorithm (default rea)")
+    p.add_argument("--algo", choices=sorted([*STRATEGIES, *MF_ALGOS]),
+                   help="search algorithm (default rea); rank-nosh, sh and hyperband are multi-fidelity (nb201, "
+                        "nb101: they spend epochs, see nasfast.search.multifidelity)")
     p.add_argument("--budget", type=int, help="distinct evaluations (default 200)")
     p.add_argument("--seed", type=int, help="seed of the strategy (default 0)")
     p.add_argument("--out", type=Path, help="run directory (default runs/<space>-<dataset>-<algo>-seed<seed>)")
@@ -138,6 +141,7 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-column", help="column reported as test accuracy")
     p.add_argument("--cost-column", help="column of training cost in seconds")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_mf_options(p)
     # testing only: slows every evaluation so a test can kill a run midway
     p.add_argument("--eval-delay", type=float, default=0.0, help=argparse.SUPPRESS)
 
@@ -223,6 +227,16 @@ def _cmd_search(args: argparse.Namespace) -> int:
         named = {k: getattr(args, k) or _SEARCH_DEFAULTS[k] for k in ("space", "dataset", "algo")}
         seed = args.seed if args.seed is not None else _SEARCH_DEFAULTS["seed"]
         args.out = Path("runs") / f"{named['space']}-{named['dataset']}-{named['algo']}-seed{seed}"
+    if args.resume and (args.out / CONFIG_FILE).exists():
+        mf_resume_args(args, json.loads((args.out / CONFIG_FILE).read_text()))  # options the resume left out
+    if (args.algo or _SEARCH_DEFAULTS["algo"]) in MF_ALGOS:
+        for key in ("space", "dataset", "seed"):
+            if getattr(args, key) is None:
+                setattr(args, key, _SEARCH_DEFAULTS[key])
+        return cmd_mf_search(args)
+    for opt in MF_OPTIONS:
+        if getattr(args, opt) is not None:
+            raise CLIError(f"--{opt.replace('_', '-')} applies to --algo {' / '.join(MF_OPTIONS[opt][0])} only")
     if args.resume and (args.out / CONFIG_FILE).exists():
         config = json.loads((args.out / CONFIG_FILE).read_text())
         strategy, evaluator = _resumed_objects(args, config)

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 PROXY_NAMES = ("synflow", "snip", "grad_norm", "grasp", "fisher", "jacob_cov", "naswot", "plain", "l2_norm",
-               "params", "flops")  # = nasfast.proxies.PROXIES (a test keeps them equal)
+               "mag", "params", "flops")  # = nasfast.proxies.PROXIES (a test keeps them equal)
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 

@@ -261,7 +261,7 @@ def test_missing_prior_values_fall_back_to_the_params_quantile():
     l2 = np.arange(nb201.NUM_ARCHS, dtype=float) * 2
     l2[::3] = np.nan
     params = -np.arange(nb201.NUM_ARCHS, dtype=float)
-    table = ProxyTable({"l2_norm": l2, "params": params})
+    table = ProxyTable({"mag": l2, "params": params})
     nosh = RankNOSH(nb201, 0, prior="mag", prior_table=table, ranker=None)
     known = np.isfinite(l2)
     assert np.isfinite(nosh.prior).all()
@@ -393,7 +393,9 @@ def test_baseline_and_nb101_errors():
     with pytest.raises(ValueError, match="not enumerated"):
         RankNOSH(NB101_SEARCH_SPACE, 0)
     cands = table_candidates(NB101_SEARCH_SPACE, tabular.load("nb101"))
-    with pytest.raises(ValueError, match="no NB101 l2_norm"):
+    with pytest.raises(ValueError, match="no NB101 proxy table"):
         RankNOSH(NB101_SEARCH_SPACE, 0, cands, prior="mag")
-    with pytest.raises(ValueError, match="unknown prior 'synflow' for nb101"):
+    with pytest.raises(ValueError, match="no NB101 proxy table"):
         RankNOSH(NB101_SEARCH_SPACE, 0, cands, prior="synflow")
+    with pytest.raises(ValueError, match="unknown prior 'accuracy' for nb101"):
+        RankNOSH(NB101_SEARCH_SPACE, 0, cands, prior="accuracy")

@@ -32,14 +32,17 @@ def test_quick_run_writes_every_file(quick_out):
     for name in ("results.csv", "table.md", "summary.json", "budget.png"):
         assert (out / name).stat().st_size > 0
     rows = _rows(out)
-    assert len(rows) == len(nosh.METHODS) * 2  # 2 seeds, cifar10 only
+    assert len(rows) == len(nosh.METHODS) * 2  # 2 seeds, cifar10 only (quick: baselines on the same seeds)
     assert {r["dataset"] for r in rows} == {"cifar10"} and {r["mode"] for r in rows} == {"quick"}
     by = {(r["method"], int(r["seed"])): r for r in rows}
     assert all(math.isfinite(float(r["test_acc"])) and 80 < float(r["valid_acc"]) < 100 for r in rows)
     assert int(by["rs", 0]["epochs"]) == nosh.QUICK["full_archs"] * 200  # full-training charge
-    # quick pool 60: 20 archs to 12 epochs, 10 on to 200 (nosh_budget, cumulative rounding)
-    assert int(by["rank-nosh", 0]["epochs"]) == nosh.nosh_budget((12, 200), 60) == 20 * 12 + 10 * 188
-    assert int(by["nosh-no-level0", 0]["epochs"]) == 20 * 12 + 10 * 188  # the same archs trained
+    # quick pool 60: 20 archs to 12 epochs, then ceil(r x 20) on to 200 (nosh_budget, cumulative rounding):
+    # 3 at our NB201 r = 0.15, 10 at the paper's r = 1/2
+    assert int(by["rank-nosh", 0]["epochs"]) == nosh.nosh_budget((12, 200), 60, ratio=0.15) == 20 * 12 + 3 * 188
+    assert int(by["rank-nosh-paper", 0]["epochs"]) == nosh.nosh_budget((12, 200), 60) == 20 * 12 + 10 * 188
+    for same in ("nosh-no-level0", "sh"):  # the ablations train the same archs as far
+        assert int(by[same, 0]["epochs"]) == 20 * 12 + 3 * 188
     assert float(by["rank-nosh", 0]["ranker_s"]) > 0 and float(by["nosh-no-ranker", 0]["ranker_s"]) == 0
     assert int(by["hyperband", 0]["epochs"]) <= nosh.nosh_budget((12, 200), 60)
     saved = json.loads((out / "summary.json").read_text())
@@ -53,6 +56,46 @@ def test_default_nb201_budget_matches_the_issue_schedule():
     assert nosh.nosh_budget((12, 200), 300) == 100 * 12 + 50 * 188  # 10,600
     assert nosh.nosh_budget((1, 2, 3, 12), 300) == 292  # RANK-NOSH Table 2, C10
     assert nosh.nosh_budget((10, 50, 100, 200), 300) == 5550  # Table 2, C100 / IN16
+    # our NB201 row: M = 450, r = 0.15 -> 150 x 12 + 23 x 188 = 6,124 <= 20,000 / 3
+    args = nosh.NOSH_ARGS["nb201"]
+    assert nosh.nosh_budget((12, 200), args["pool_size"], ratio=args["ratio"]) == 6124 <= 20000 / 3
+    # NB101 at the paper's settings: 100 x 4 + 50 x 8 + 25 x 24 + 13 x 72 = 2,336 <= 10,800 / 3
+    args = nosh.NOSH_ARGS["nb101"]
+    assert nosh.nosh_budget((4, 12, 36, 108), args["pool_size"], ratio=args["ratio"]) == 2336 <= 10800 / 3
+    # RANK-NOSH Table 7 budgets at M = 300 on E = (10, 50, 100, 200) (nosh.py our choice 1)
+    for key, (budget, _) in nosh.PAPER_TABLE7.items():
+        variant = nosh.parse_variant(f"rank-nosh[{key}]")[1]
+        E, r = variant.get("schedule", (10, 50, 100, 200)), variant.get("ratio", 0.5)
+        assert nosh.nosh_budget(E, 300, ratio=r) == budget, key
+
+
+def test_variants_parse_and_run(tmp_path):
+    assert nosh.parse_variant("rank-nosh[r=0.3,E=4-36-108,M=90,prior=params]") == (
+        "rank-nosh", {"ratio": 0.3, "schedule": (4, 36, 108), "pool_size": 90, "prior": "params"})
+    assert nosh.parse_variant("rea") == ("rea", {})
+    for bad in ("rank-nosh[q=1]", "rank-nosh[r=x]", "sh[r=0.3]", "rank-nosh[r]"):
+        with pytest.raises(ValueError):
+            nosh.parse_variant(bad)
+    with pytest.raises(ValueError, match="method"):
+        nosh.run(tmp_path / "bad", quick=True, methods=["rank-nosh[q=1]"])
+    summary = nosh.run(tmp_path / "v", quick=True, seeds=1, methods=["rea"], sweep=True, progress=False,
+                       echo=lambda s: None)
+    rows = _rows(tmp_path / "v")
+    assert {r["method"] for r in rows} == {"rea", *nosh.SWEEPS["nb201"]}
+    by = {r["method"]: int(r["epochs"]) for r in rows}
+    for r in (0.3, 0.5, 0.7):  # quick pool 60: 20 to 12 epochs, ceil(r x 20) on to 200
+        assert by[f"rank-nosh[r={r},M=300]"] == 20 * 12 + math.ceil(r * 20) * 188
+    # a prior variant keeps the rank-nosh row's r = 0.15
+    assert by["rank-nosh[prior=params]"] == nosh.nosh_budget((12, 200), 60, ratio=0.15) == 20 * 12 + 3 * 188
+    text = (tmp_path / "v" / "table.md").read_text()
+    assert "## Table 7" in text and "9,750 / 91.58" in text and summary["cells"]["cifar10"]["rank-nosh[r=0.3,M=300]"]
+
+
+def test_baselines_run_on_more_seeds(tmp_path):
+    nosh.run(tmp_path, quick=True, seeds=1, methods=["rs", "sh"], baseline_seeds=3, progress=False,
+             echo=lambda s: None)
+    rows = _rows(tmp_path)
+    assert sorted((r["method"], int(r["seed"])) for r in rows) == [("rs", 0), ("rs", 1), ("rs", 2), ("sh", 0)]
 
 
 def test_table_has_the_paper_numbers_and_the_fidelity_note(quick_out):

@@ -44,7 +44,11 @@ PROXIES: dict[str, ProxyInfo] = {p.name: p for p in (
               "1[ReLU input > 0] per sample (NASWOT v2, NASLib's one-pass variant)", uses_data=True, bn=True),
     ProxyInfo("plain", "sum theta * dL/dtheta (signed)", uses_data=True, bn=True),
     ProxyInfo("l2_norm", "sum over layers of the Frobenius norm of theta, over the layers the arch uses "
-              "(RANK-NOSH's 'mag' prior)", uses_data=False, bn=True),
+              "(NASLib's l2_norm; under PyTorch's default init it does not grow with the kernel size)",
+              uses_data=False, bn=True),
+    ProxyInfo("mag", "sum of |theta| over the conv/linear weights the arch uses: the weight magnitude of "
+              "magnitude pruning, our reading of RANK-NOSH's 'mag' prior (nasfast.search.nosh our choice 10)",
+              uses_data=False, bn=True),
     ProxyInfo("params", "number of parameters (all trainable tensors, BN included) of the proxy network",
               uses_data=False, bn=True),
     ProxyInfo("flops", "multiply-accumulates of the conv and linear layers for one input image, in millions",

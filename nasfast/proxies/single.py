@@ -132,6 +132,10 @@ def l2_norm(net: nn.Module, x: torch.Tensor | None = None, y: torch.Tensor | Non
     return _sum(m.weight.detach().to(torch.float64).norm() for m in _layers(net))
 
 
+def mag(net: nn.Module, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> float:
+    return _sum(m.weight.detach().to(torch.float64).abs() for m in _layers(net))
+
+
 def params(net: nn.Module, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> float:
     return float(sum(p.numel() for p in net.parameters() if p.requires_grad))
 
@@ -158,7 +162,7 @@ def flops(net: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> flo
 
 SINGLE: dict[str, Callable[..., float]] = {
     "synflow": synflow, "snip": snip, "grad_norm": grad_norm, "grasp": grasp, "fisher": fisher,
-    "jacob_cov": jacob_cov, "naswot": naswot, "plain": plain, "l2_norm": l2_norm, "params": params,
+    "jacob_cov": jacob_cov, "naswot": naswot, "plain": plain, "l2_norm": l2_norm, "mag": mag, "params": params,
     "flops": flops,
 }
 

@@ -34,6 +34,10 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schedule", choices=("reference", "paper"),
                    help="landmark-nb201: lambda schedule (default reference: the code's; paper: Eq. 7 as written)")
     p.add_argument("--budget", type=int, help="proxybo-nb201: distinct evaluations per search (default 200)")
+    p.add_argument("--sweep", action="store_true",
+                   help="nosh-nb201 / nosh-nb101: also run RANK-NOSH Table 7's r and schedule variants (cifar10)")
+    p.add_argument("--baseline-seeds", type=int,
+                   help="nosh-nb201 / nosh-nb101: RS and REA seeds (default 100: their means are the targets)")
     p.add_argument("--limit", type=int, help="proxies-nb201: compute at most this many archs per table (a prefix of "
                                              "its order: NASLib's 725 first, then seeded random)")
 
@@ -63,8 +67,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        nosh.run(out, space=args.experiment.split("-")[1], quick=args.quick, seeds=args.seeds,
-                 progress=not args.no_progress)
+        nosh.run(out, space=args.experiment.split("-")[1], quick=args.quick, seeds=args.seeds, sweep=args.sweep,
+                 baseline_seeds=args.baseline_seeds, progress=not args.no_progress)
         return 0
     if args.experiment == "proxybo-nb201":
         from nasfast.reproduce import proxybo

@@ -54,8 +54,8 @@ JOBS = (
     Job("nb201_cifar100", "cifar100", ("synflow", "snip", "jacob_cov")),
     Job("nb201_ImageNet16-120", "ImageNet16-120", ("synflow", "snip", "jacob_cov")),
     Job("nb201_cifar10_fisher_grasp", "cifar10", ("fisher", "grasp"), sample=1000),
-    # data-free: seconds for the whole space; l2_norm is RANK-NOSH's Level-0 prior ("mag")
-    Job("nb201_cifar10_data_free", "cifar10", ("l2_norm", "params", "flops")),
+    # data-free: minutes for the whole space; mag is RANK-NOSH's Level-0 prior (nasfast.search.nosh)
+    Job("nb201_cifar10_data_free", "cifar10", ("l2_norm", "mag", "params", "flops")),
 )
 QUICK = {"channels": 4, "cells": 1, "batch_size": 16, "limit": 12}
 

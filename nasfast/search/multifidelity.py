@@ -161,6 +161,16 @@ class MultiFidelityEvaluator:
         return Result(valid_acc=observed, test_acc=float(self._test[epochs][row]), cost=float(charge),
                       extra={"row": row, "epochs": epochs, "valid_acc_mean": mean, "seed_slot": seed_slot})
 
+    def replay(self, request: Request, result: Result) -> None:
+        """Account for a result restored from a run's history (charges included), checking that the
+        table still gives it."""
+        fresh = self(request)
+        for name in ("valid_acc", "test_acc", "cost"):
+            a, b = getattr(fresh, name), getattr(result, name)
+            if not (a == b or (math.isnan(a) and math.isnan(b))):
+                raise ValueError(f"the table gives {name}={a!r} for {request.arch} at {request.epochs} epochs but "
+                                 f"the run's history recorded {b!r}: the table changed since the run started")
+
     def config(self) -> dict[str, Any]:
         return {"kind": "multifidelity-tabular", "benchmark": self.benchmark.name, "dataset": self.dataset,
                 "observe": self.observe, "seed": self.seed,
@@ -253,6 +263,14 @@ class MultiFidelityStrategy(abc.ABC):
         self.epochs_used += max(0, int(request.epochs) - done)  # the increment convention
         self.trained[request.arch] = max(done, int(request.epochs))
         self.history.append((request, result))
+
+    def config(self) -> dict[str, Any]:
+        """What a run directory records (a resume must match it)."""
+        return {"algo": self.name, "space": space_name(self.space), "seed": self.seed, "schedule": list(self.schedule),
+                "candidates": len(self.archs), **self._config()}
+
+    def _config(self) -> dict[str, Any]:
+        return {}
 
     def best(self) -> tuple[Any, Result] | None:
         """The arch with the highest observed validation accuracy at the top fidelity (eN), the
@@ -361,6 +379,9 @@ class SuccessiveHalving(MultiFidelityStrategy):
         super().__init__(space, seed, candidates, schedule)
         self.counts = sh_rungs(self.n, self.ratio, len(self.schedule))
 
+    def _config(self) -> dict[str, Any]:
+        return {"ratio": str(self.ratio), "n": self.n}
+
     def _search(self) -> Generator[Batch, list[Result], None]:
         new = self.random_new(self.n, set())
         yield from _bracket(self, [self.archs[p] for p in new], self.counts, self.schedule)
@@ -410,6 +431,9 @@ class Hyperband(MultiFidelityStrategy):
         if self.max_epochs is not None and self.max_epochs < min(self.costs):
             raise ValueError(f"Hyperband max_epochs {self.max_epochs} is below its cheapest bracket "
                              f"({min(self.costs)} epochs)")
+
+    def _config(self) -> dict[str, Any]:
+        return {"ratio": str(self.ratio), "scale": self.scale, "max_epochs": self.max_epochs}
 
     def _search(self) -> Generator[Batch, list[Result], None]:
         used: set[int] = set()

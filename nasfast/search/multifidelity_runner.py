@@ -1,0 +1,157 @@
+"""Run a multi-fidelity strategy (RANK-NOSH, SH, Hyperband) into a run directory that can be resumed,
+as ``nasfast.search.runner.run_search`` does for single-fidelity searches.
+
+A run directory holds ``config.json`` (the strategy's and evaluator's ``config()``), ``history.csv``
+(one row per (arch, epochs) result, ``MF_HISTORY_FIELDS``, flushed and fsync'd as it arrives: a
+crash loses at most the result in flight), ``result.json`` (the answer: the top-fidelity arch with
+the best observed validation accuracy, and the epochs charged) and ``trajectory.png`` (that
+incumbent's accuracy against epochs spent).
+
+Resuming replays ``history.csv`` through ask/tell: a strategy is a deterministic function of its
+seed and of what it was told (the ranker is seeded from the strategy), so the replay rebuilds its
+state without training anything. The evaluator's ``replay(request, result)``, when it has one,
+re-accounts each restored result (the tabular one checks the table still agrees). A replay that
+proposes something else than the history recorded (changed code, seed or thread count changing a
+float rounding) stops with ``ResumeError``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from nasfast.evaluators.base import Evaluator, Result
+from nasfast.search.multifidelity import MultiFidelityStrategy
+from nasfast.search.runner import CONFIG_FILE, HISTORY_FILE, PLOT_FILE, RESULT_FILE, ResumeError, _normalise
+
+MF_HISTORY_FIELDS = ("step", "arch", "epochs", "valid_acc", "test_acc", "cost", "epochs_used",
+                     "incumbent_arch", "incumbent_valid_acc", "incumbent_test_acc")
+
+
+class _Incumbent:
+    """The top-fidelity result with the highest observed validation accuracy (first on ties)."""
+
+    def __init__(self, top: int) -> None:
+        self.top, self.arch, self.valid, self.test = top, "", math.nan, math.nan
+
+    def update(self, arch: Any, epochs: int, result: Result) -> None:
+        if epochs == self.top and math.isfinite(result.valid_acc) and not result.valid_acc <= self.valid:
+            self.arch, self.valid, self.test = str(arch), float(result.valid_acc), float(result.test_acc)
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    """Rows of a history; a half-written last line (a crash mid-write) is cut from the file too."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
+        with open(path, "r+b") as f:
+            f.truncate(len(data))
+    rows = list(csv.DictReader(data.decode().splitlines()))
+    if rows and tuple(rows[0]) != MF_HISTORY_FIELDS:
+        raise ResumeError(f"{path} has columns {list(rows[0])}, expected {list(MF_HISTORY_FIELDS)}")
+    return rows
+
+
+def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluator, out_dir: str | os.PathLike[str],
+                             resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Ask, evaluate and tell until ``strategy`` is done, writing every result to ``out_dir``;
+    returns ``result.json``. ``resume``: continue the run in ``out_dir`` (same configs), replaying
+    its history first; an absent or empty ``out_dir`` starts a new run."""
+    started = time.perf_counter()
+    if strategy.history:
+        raise ValueError("run_multifidelity_search needs a fresh strategy (it has already been asked)")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"run directory {out} exists and is not a directory")
+    existing = out.is_dir() and any(out.iterdir())
+    if existing and not resume:
+        raise FileExistsError(f"run directory {out} is not empty; pass resume=True (--resume) to continue it, "
+                              "or choose another output directory")
+    config = {"strategy": strategy.config(), "evaluator": evaluator.config(), "history_columns": list(MF_HISTORY_FIELDS)}
+    rows: list[dict[str, str]] = []
+    if existing:
+        if not (out / CONFIG_FILE).exists():
+            raise ResumeError(f"cannot resume {out}: it has no {CONFIG_FILE} (not a nasfast run directory?)")
+        saved = json.loads((out / CONFIG_FILE).read_text())
+        for key in ("strategy", "evaluator"):
+            if saved.get(key) != _normalise(config[key]):
+                raise ResumeError(f"cannot resume {out}: its {key} config {saved.get(key)} differs from the given "
+                                  f"{_normalise(config[key])}")
+        rows = _read(out / HISTORY_FILE)
+    inc = _Incumbent(strategy.schedule[-1])
+    curve: list[tuple[int, float]] = []
+    replay_hook = getattr(evaluator, "replay", None)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG_FILE).write_text(json.dumps(_normalise(config), indent=2) + "\n")
+    new_file = not rows and not ((out / HISTORY_FILE).exists() and (out / HISTORY_FILE).stat().st_size)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(unit="result", desc=strategy.name or "search", disable=not progress or not sys.stderr.isatty())
+    step = 0
+    with open(out / HISTORY_FILE, "a", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        if new_file:
+            writer.writerow(MF_HISTORY_FIELDS)
+        while batch := strategy.ask():
+            for req in batch:
+                if step < len(rows):  # replay: the recorded result, checked against what is asked now
+                    row = rows[step]
+                    if row["arch"] != str(req.arch) or int(row["epochs"]) != int(req.epochs):
+                        raise ResumeError(
+                            f"replay diverged at step {step + 1}: the strategy now asks {req.arch} at {req.epochs} "
+                            f"epochs but history.csv recorded {row['arch']} at {row['epochs']}; the code, seed or "
+                            "thread count changed since the run started (start a new run directory)")
+                    res = Result(valid_acc=float(row["valid_acc"]), test_acc=float(row["test_acc"]),
+                                 cost=float(row["cost"]))
+                    if replay_hook is not None:
+                        replay_hook(req, res)
+                else:
+                    res = evaluator(req)
+                strategy.tell(req, res)
+                inc.update(req.arch, int(req.epochs), res)
+                step += 1
+                curve.append((strategy.epochs_used, inc.test if math.isfinite(inc.test) else inc.valid))
+                if step > len(rows):
+                    writer.writerow([step, str(req.arch), int(req.epochs), res.valid_acc, res.test_acc, res.cost,
+                                     strategy.epochs_used, inc.arch, inc.valid, inc.test])
+                    f.flush()
+                    os.fsync(f.fileno())
+                bar.update(1)
+    bar.close()
+    result = {"algo": strategy.name, "seed": strategy.seed, "dataset": config["evaluator"].get("dataset"),
+              "best_arch": inc.arch or None, "best_valid_acc": inc.valid, "best_test_acc": inc.test,
+              "selection": f"best observed validation accuracy at {strategy.schedule[-1]} epochs (first on ties)",
+              "epochs": strategy.epochs_used, "results": step, "resumed_at_step": len(rows) if existing else None,
+              "wall_time_s": time.perf_counter() - started}
+    (out / RESULT_FILE).write_text(json.dumps(result, indent=2, allow_nan=True) + "\n")
+    _plot(curve, out / PLOT_FILE, f"{strategy.name} (seed {strategy.seed})")
+    return result
+
+
+def _plot(curve: list[tuple[int, float]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    if curve:
+        x, y = zip(*curve, strict=True)
+        ax.step(x, y, where="post")
+    ax.set_xlabel("epochs spent")
+    ax.set_ylabel("incumbent accuracy (%)")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+__all__ = ["MF_HISTORY_FIELDS", "run_multifidelity_search"]

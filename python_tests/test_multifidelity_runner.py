@@ -1,0 +1,87 @@
+"""Multi-fidelity run directories: every result is written as it arrives, a killed run resumes to
+the same answer as an uninterrupted one, and ``nasfast search --algo rank-nosh | sh | hyperband``
+drives it."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from nasfast import tabular
+from nasfast.cli import main
+from nasfast.search import ResumeError
+from nasfast.search.multifidelity import MultiFidelityEvaluator, SuccessiveHalving
+from nasfast.search.multifidelity_runner import MF_HISTORY_FIELDS, run_multifidelity_search
+from nasfast.search.nosh import RankNOSH
+from nasfast.spaces import nb201
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TINY = dict(op_dim=4, node_dim=4, hid_dim=4, layers=(4,), mlp_hidden=(4,), epochs=2, num_references=4)
+
+
+def _nosh(seed=0):
+    return RankNOSH(nb201, seed, pool_size=30, k_init=12, k=9, ranker_config=TINY, proposal_sample=500)
+
+
+def _ev(seed=0):
+    return MultiFidelityEvaluator(tabular.load("nb201"), "cifar10", observe="random-seed", seed=seed)
+
+
+def _rows(path):
+    with open(path / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("make", [_nosh, lambda: SuccessiveHalving(nb201, 3, n=16)], ids=["rank-nosh", "sh"])
+def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, make):
+    full = run_multifidelity_search(make(), _ev(), tmp_path / "full", progress=False)
+    rows = _rows(tmp_path / "full")
+    assert tuple(rows[0]) == MF_HISTORY_FIELDS and len(rows) == full["results"]
+    assert int(rows[-1]["epochs_used"]) == full["epochs"]
+    # a crash after 7 results, mid-way through writing the 8th line
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "config.json").write_text((tmp_path / "full" / "config.json").read_text())
+    lines = (tmp_path / "full" / "history.csv").read_text().splitlines(keepends=True)
+    (cut / "history.csv").write_text("".join(lines[:8]) + lines[8][:20])
+    with pytest.raises(FileExistsError, match="resume"):
+        run_multifidelity_search(make(), _ev(), cut, progress=False)
+    resumed = run_multifidelity_search(make(), _ev(), cut, resume=True, progress=False)
+    assert resumed["resumed_at_step"] == 7
+    assert (cut / "history.csv").read_text() == (tmp_path / "full" / "history.csv").read_text()
+    for key in ("best_arch", "best_valid_acc", "best_test_acc", "epochs", "results"):
+        assert resumed[key] == full[key]
+    assert json.loads((cut / "result.json").read_text())["best_arch"] == full["best_arch"]
+    assert (cut / "trajectory.png").stat().st_size > 0
+
+
+def test_resume_refuses_another_config_or_a_diverging_history(tmp_path):
+    run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), _ev(), tmp_path, progress=False)
+    with pytest.raises(ResumeError, match="strategy config"):
+        run_multifidelity_search(SuccessiveHalving(nb201, 1, n=8), _ev(), tmp_path, resume=True, progress=False)
+    text = (tmp_path / "history.csv").read_text().splitlines(keepends=True)
+    first = text[1].split(",")
+    first[1] = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    (tmp_path / "history.csv").write_text(text[0] + ",".join(first) + "".join(text[2:]))
+    with pytest.raises(ResumeError, match="diverged at step 1"):
+        run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), _ev(), tmp_path, resume=True, progress=False)
+
+
+def test_cli_multifidelity_search_and_resume(tmp_path, capsys):
+    out = tmp_path / "sh"
+    assert main(["search", "--algo", "sh", "--archs", "8", "--ratio", "0.25", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert f"epochs charged:      {8 * 12 + 2 * 188} (10 results)" in printed  # 8 at 12 epochs, 2 on to 200
+    before = (out / "history.csv").read_text()
+    (out / "history.csv").write_text("".join(before.splitlines(keepends=True)[:4]))
+    assert main(["search", "--resume", "--out", str(out), "--no-progress"]) == 0  # the algo comes from config.json
+    assert (out / "history.csv").read_text() == before
+    for argv, message in ((["--algo", "sh", "--budget", "5"], "--budget does not apply"),
+                          (["--algo", "rea", "--ratio", "0.3"], "--ratio applies to"),
+                          (["--algo", "sh", "--space", "nb301"], "nb201 or nb101"),
+                          (["--algo", "hyperband", "--pool-size", "9"], "--pool-size applies to")):
+        assert main(["search", *argv, "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
