@@ -31,7 +31,7 @@ $(PY):
 $(DEPS_STAMP): pyproject.toml | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install "scikit-build-core>=0.10" "cmake>=3.26" ninja numpy matplotlib tqdm \
-		pytest hypothesis nas-bench-201 scipy ruff
+		scikit-learn pytest hypothesis nas-bench-201 scipy ruff
 	touch $@
 
 $(BUILD_STAMP): $(DEPS_STAMP) $(NATIVE_SOURCES)

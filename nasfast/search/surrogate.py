@@ -5,10 +5,8 @@ The forest follows OpenBox's ``prf`` surrogate (shared/REFERENCES.md A3.1 and E.
 ``openbox/surrogate/base/rf_with_instances.py``): 10 regression trees, each grown on a bootstrap
 sample; a split needs 3 samples and leaves keep at least 3; each split looks at 5/6 of the
 features; depth is practically unlimited (2^20). A prediction is the mean and the variance
-(ddof 0) of the trees' predictions. OpenBox grows its trees with pyrfr; we grow them here in numpy
-(CART, squared-error splits, on the 0/1 features of one-hot encodings) because the project has
-no forest library among its dependencies, and because a forest of our own is bit-for-bit the same
-on every machine, which a resumed search needs (it replays its history and must decide the same).
+(ddof 0) of the trees' predictions. OpenBox grows its trees with pyrfr; we grow them with
+scikit-learn (issue 6), whose CART on these settings is the same model.
 """
 
 from __future__ import annotations
@@ -23,24 +21,18 @@ __all__ = ["RandomForest", "average_ranks", "cross_val_predict", "expected_impro
 
 
 class RandomForest:
-    """Bootstrap regression forest on 0/1 features whose trees' spread is the predictive variance
-    (OpenBox ``prf``).
+    """Bootstrap regression forest whose trees' spread is the predictive variance (OpenBox ``prf``),
+    grown by scikit-learn's ``RandomForestRegressor``.
 
     Args:
         n_trees: trees in the forest (OpenBox: 10).
         min_samples_split: a node with fewer samples is a leaf (OpenBox: 3).
         min_samples_leaf: each child of a split keeps at least this many samples (OpenBox: 3).
-        max_features: fraction of the features searched at each split (OpenBox: 5/6); features
-            constant in the node are skipped and do not count, as in scikit-learn.
-        max_depth: OpenBox's 2**20, i.e. no limit in practice.
+        max_features: fraction of the features searched at each split (OpenBox: 5/6).
+        max_depth: OpenBox's 2**20, i.e. no limit in practice (passed to scikit-learn as None).
         bootstrap: grow each tree on n draws with replacement from the n samples.
-        seed: seed of the bootstraps and feature draws.
-
-    Features must be 0 or 1 (one-hot encodings), so each has the one threshold 0.5; that lets a tree
-    grow a whole level at a time with a few matrix products, ~10x faster than node by node, which
-    matters because ProxyBO fits 60 trees per step (5 cross-validation forests and the final one).
-    A node is a leaf when it has fewer than ``min_samples_split`` samples, constant targets, or no
-    split that leaves ``min_samples_leaf`` on both sides among the features drawn for it.
+        seed: ``random_state`` of the bootstraps and feature draws (a fixed seed gives the same forest,
+            which a resumed search relies on: it replays its history and must decide the same).
 
     Example:
         >>> X = np.array([[0.0], [0.0], [0.0], [1.0], [1.0], [1.0]])
@@ -56,102 +48,33 @@ class RandomForest:
                              f"min_samples_leaf={min_samples_leaf}, max_features={max_features}")
         self.n_trees, self.min_samples_split, self.min_samples_leaf = n_trees, min_samples_split, min_samples_leaf
         self.max_features, self.max_depth, self.bootstrap, self.seed = max_features, max_depth, bootstrap, seed
-        self._trees: list[tuple[np.ndarray, ...]] = []
+        self._forest: Any = None
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> RandomForest:
-        """Fit on ``X`` (n samples x d features, each 0 or 1) and ``y`` (n,), finite."""
+        """Fit on ``X`` (n samples x d features) and ``y`` (n,), both finite."""
+        from sklearn.ensemble import RandomForestRegressor
+
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if X.ndim != 2 or y.shape != (len(X),) or len(X) == 0:
             raise ValueError(f"forest needs X (n, d) and y (n,) with n >= 1, got {X.shape} and {y.shape}")
-        if not ((X == 0.0) | (X == 1.0)).all():
-            raise ValueError("forest features must be 0 or 1 (a one-hot encoding)")
+        if not np.isfinite(X).all():
+            raise ValueError("forest features must be finite")
         if not np.isfinite(y).all():
             raise ValueError("forest targets must be finite (drop failed evaluations first)")
-        rng = np.random.default_rng(self.seed)
-        n, d = X.shape
-        mtry = max(1, int(self.max_features * d))  # scikit-learn's rule for a fractional max_features
-        self._trees = []
-        for _ in range(self.n_trees):
-            rows = rng.integers(n, size=n) if self.bootstrap else np.arange(n)
-            self._trees.append(self._grow(X[rows], y[rows], rng, mtry))
+        self._forest = RandomForestRegressor(
+            n_estimators=self.n_trees, min_samples_split=self.min_samples_split, min_samples_leaf=self.min_samples_leaf,
+            max_features=float(self.max_features), max_depth=None if self.max_depth >= 2**20 else self.max_depth,
+            bootstrap=self.bootstrap, random_state=int(self.seed) % 2**32, n_jobs=1).fit(X, y)
         return self
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and variance (ddof 0) over the trees of each row's prediction, each (m,)."""
-        if not self._trees:
+        if self._forest is None:
             raise RuntimeError("predict() before fit()")
         X = np.asarray(X, dtype=np.float64)
-        preds = np.stack([_tree_predict(t, X) for t in self._trees])
+        preds = np.stack([tree.predict(X) for tree in self._forest.estimators_])
         return preds.mean(axis=0), preds.var(axis=0)
-
-    def _grow(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, mtry: int) -> tuple[np.ndarray, ...]:
-        m, d = X.shape
-        size = 2 * m + 1  # a binary tree with at most m leaves has at most 2m - 1 nodes
-        feature = np.full(size, -1, dtype=np.int64)
-        left = np.full(size, -1, dtype=np.int64)
-        value = np.zeros(size)
-        value[0], n_nodes = y.mean(), 1
-        node_of = np.zeros(m, dtype=np.int64)  # the node each sample sits in
-        active, depth = np.array([0]), 0
-        while len(active) and depth < self.max_depth:
-            k = len(active)
-            local = np.full(n_nodes, -1)
-            local[active] = np.arange(k)
-            where = np.flatnonzero(local[node_of] >= 0)  # samples still in a growing node
-            ln, xs, ys = local[node_of[where]], X[where], y[where]
-            cnt = np.bincount(ln, minlength=k).astype(np.float64)
-            mean = np.bincount(ln, ys, minlength=k) / cnt
-            yc = ys - mean[ln]
-            member = np.zeros((k, len(ys)))
-            member[ln, np.arange(len(ys))] = 1.0
-            ones = member @ xs  # (k, d): samples with feature = 1
-            s1 = member @ (xs * yc[:, None])  # centred sum of y on the "1" side (the "0" side: -s1)
-            hi, lo = np.full(k, -np.inf), np.full(k, np.inf)
-            np.maximum.at(hi, ln, ys)
-            np.minimum.at(lo, ln, ys)
-            growing = (cnt >= self.min_samples_split) & (hi > lo)
-            varying = (ones > 0) & (ones < cnt[:, None]) & growing[:, None]
-            # each node examines mtry varying features in a random order (the smallest keys)
-            keys = np.where(varying, rng.random((k, d)), np.inf)
-            drawn = varying & (np.argsort(np.argsort(keys, axis=1), axis=1) < mtry)
-            n0 = cnt[:, None] - ones
-            ok = drawn & (n0 >= self.min_samples_leaf) & (ones >= self.min_samples_leaf)
-            # SSE after a split is sum(yc^2) - s1^2 (1/n0 + 1/n1): the best split maximises the rest
-            gain = np.where(ok, s1 * s1 * cnt[:, None] / np.maximum(n0 * ones, 1.0), -np.inf)
-            best = gain.max(axis=1)
-            split = np.flatnonzero(best > -np.inf)
-            if len(split) == 0:
-                break
-            # ties between features go to the one drawn first (smallest key)
-            f = np.argmin(np.where(ok & (gain == best[:, None]), keys, np.inf), axis=1)[split]
-            nodes = active[split]
-            kids = n_nodes + 2 * np.arange(len(split))
-            feature[nodes], left[nodes] = f, kids
-            n1s, s1s = ones[split, f], s1[split, f]
-            value[kids] = mean[split] - s1s / (cnt[split] - n1s)
-            value[kids + 1] = mean[split] + s1s / n1s
-            n_nodes += 2 * len(split)
-            child = np.full(k, -1)
-            child[split] = kids
-            moved = child[ln] >= 0
-            side = xs[np.arange(len(ys)), np.where(moved, feature[active[ln]], 0)] > 0.5
-            node_of[where[moved]] = child[ln[moved]] + side[moved]
-            active, depth = np.concatenate([kids, kids + 1]), depth + 1
-        return feature[:n_nodes], left[:n_nodes], value[:n_nodes]
-
-
-def _tree_predict(tree: tuple[np.ndarray, ...], X: np.ndarray) -> np.ndarray:
-    feature, left, value = tree
-    node = np.zeros(len(X), dtype=np.int64)
-    while True:
-        f = feature[node]
-        inner = np.flatnonzero(f >= 0)
-        if len(inner) == 0:
-            return value[node]
-        at = node[inner]
-        node[inner] = left[at] + (X[inner, f[inner]] > 0.5)  # the right child follows the left
-
 
 def expected_improvement(mean: np.ndarray, var: np.ndarray, best: float, xi: float = 0.0) -> np.ndarray:
     """EI of a *minimisation* target below ``best``: ``(best - m - xi) Phi(z) + s phi(z)``,
