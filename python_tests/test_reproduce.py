@@ -142,3 +142,15 @@ def test_reproduce_proxybo_nb201_quick_resumes(tmp_path):
     assert lines[0].startswith("proxybo-nb201: 0 run(s) to do")
     with pytest.raises(ValueError, match="unknown method 'ga'"):
         proxybo.run(tmp_path, quick=True, methods=["ga"], echo=lambda s: None)
+
+
+def test_reproduce_proxybo_negated_proxies_order_the_space_backwards():
+    import numpy as np
+
+    from nasfast.reproduce import proxybo
+
+    plain, negated = proxybo.make_strategy("proxybo", 0), proxybo.make_strategy("proxybo-negated", 0)
+    assert negated.proxies == plain.proxies and negated.name == "proxybo"
+    for name in plain.proxies:
+        a, b = plain.table.column(name), negated.table.column(name)
+        assert np.array_equal(np.isnan(a), np.isnan(b)) and np.array_equal(a[~np.isnan(a)], -b[~np.isnan(b)])
