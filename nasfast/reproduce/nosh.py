@@ -25,8 +25,8 @@ Methods (``METHODS``):
 - ``hyperband``: Hyperband, r = 1/2, brackets cycled while they fit in ``rank-nosh``'s nominal budget
   (``nosh_budget``), so the two compare at about equal epochs (our choice: one Hyperband iteration
   on E = (12, 200) would train only 4 archs).
-- ``rank-nosh[r=...]`` / ``rank-nosh[E=...]`` (``--sweep``, ``SWEEPS``): Table 7's variants of
-  ``rank-nosh-paper``, on cifar10.
+- ``rank-nosh[r=...,E=...,M=...,prior=...]`` (``--sweep`` runs ``SWEEPS``): variants of ``rank-nosh``
+  (Table 7's r and E sweeps, and the prior), on cifar10.
 - ``rs`` / ``rea``: 100 archs at full training (RANK-NOSH Table 2's RS/REA pools; issue 7), charged
   100 x eN epochs (20,000 on NB201), REA with P = 10, S = 3 (NB201's R_EA.py defaults,
   notes/nb201-baselines.md §2).
@@ -243,7 +243,6 @@ def run_one(ctx: _Context, method: str, dataset: str, seed: int, *, quick: bool 
     t0 = time.perf_counter()
     ranker_s = 0.0
     nosh_args = dict(NOSH_ARGS[ctx.key], **(QUICK["nosh"] if quick else {}))
-    schedule = ctx.schedule
     if method in ("rs", "rea"):
         arch, epochs = _full_training(ctx, method, dataset, seed, QUICK["full_archs"] if quick else FULL_ARCHS)
     else:
@@ -253,7 +252,6 @@ def run_one(ctx: _Context, method: str, dataset: str, seed: int, *, quick: bool 
                 kwargs.update(PAPER_NOSH_ARGS, **(QUICK["nosh"] if quick else {}))
             elif method.startswith("rank-nosh["):  # on top of rank-nosh; quick keeps its small pools
                 kwargs.update(parse_variant(method)[1], **(QUICK["nosh"] if quick else {}))
-                schedule = kwargs.get("schedule", schedule)
             elif method == "nosh-no-level0":
                 # nosh.py our choice 4: without Level 0, M, K_init, K default to a third (same archs trained)
                 kwargs.update(prior=None, **{k: max(2, round(kwargs[k] * kwargs["level0_ratio"]))
