@@ -82,7 +82,7 @@ METHODS = ("rank-nosh", "rank-nosh-paper", "nosh-no-level0", "nosh-no-ranker", "
 SWEEPS = {"nb201": (*(f"rank-nosh[r={r},M=300]" for r in (0.3, 0.4, 0.5, 0.6, 0.7)),
                     "rank-nosh[prior=l2_norm]", "rank-nosh[prior=params]", "rank-nosh[prior=jacob_cov]"),
           "nb101": ("rank-nosh[E=12-36-108]", "rank-nosh[E=4-36-108]", "rank-nosh[E=4-12-108]",
-                    *(f"rank-nosh[r={r}]" for r in (0.3, 0.4, 0.6, 0.7)))}
+                    *(f"rank-nosh[r={r}]" for r in (0.3, 0.4, 0.6, 0.7)), "rank-nosh[M=450]")}
 #: RANK-NOSH Table 7 (NB201 CIFAR-10; (b) at E = (10, 50, 100, 200)): variant -> (budget, valid accuracy)
 PAPER_TABLE7 = {"r=0.7": (9750, 91.58), "r=0.6": (7400, 91.59), "r=0.5": (5550, 91.60), "r=0.4": (4100, 91.58),
                 "r=0.3": (2950, 91.40), "E=10-50-200": (6750, 91.60), "E=10-50-100-200": (5550, 91.60),
