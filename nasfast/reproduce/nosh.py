@@ -493,8 +493,8 @@ def plot(path: Path, rows: list[dict[str, str]], space: str, datasets: Sequence[
             y = np.array([float(r[key]) for r in sel])
             color = f"C{i}"
             ax.scatter(x, y, s=10, alpha=0.4, color=color)
-            ax.scatter([x.mean()], [np.nanmean(y)] if np.isfinite(y).any() else [np.nan], marker="x", s=80,
-                       color=color, label=m)
+            ax.scatter([x.mean()], [np.nanmean(y)] if np.isfinite(y).any() else [np.nan], s=80, color=color,
+                       marker="+" if parse_variant(m)[1] else "x", label=m)  # "+": a sweep variant
         ax.set_xscale("log")
         ax.set_xlabel("epochs used")
         ax.set_ylabel(f"final {key.replace('_acc', '')} accuracy (%)")
