@@ -45,3 +45,13 @@ class Evaluator(Protocol):
     ``replay(request, result)`` (told about results restored from disk instead of evaluating)."""
 
     def __call__(self, request: Request) -> Result: ...
+
+
+def check_replayed(fresh: Result, recorded: Result, what: str) -> None:
+    """A tabular evaluator's ``replay``: the table's answer now (``fresh``) must equal what a run's
+    history recorded (NaN equal to NaN); ``what`` names the request in the error."""
+    for name in ("valid_acc", "test_acc", "cost"):
+        a, b = getattr(fresh, name), getattr(recorded, name)
+        if not (a == b or (math.isnan(a) and math.isnan(b))):
+            raise ValueError(f"the table gives {name}={a!r} for {what} but the run's history recorded {b!r}: "
+                             "the table changed since the run started")

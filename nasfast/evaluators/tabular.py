@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from nasfast.evaluators.base import Request, Result
+from nasfast.evaluators.base import Request, Result, check_replayed
 
 #: dataset -> (valid, test, cost) raw column names of the bundled NB201 table
 DATASET_COLUMNS: dict[str, tuple[str, str, str]] = {
@@ -167,12 +167,7 @@ class TabularEvaluator:
 
     def replay(self, request: Request, result: Result) -> None:
         """Account for a result restored from a run's history, checking the table still agrees."""
-        fresh = self(request)
-        for name in ("valid_acc", "test_acc", "cost"):
-            a, b = getattr(fresh, name), getattr(result, name)
-            if not (a == b or (math.isnan(a) and math.isnan(b))):
-                raise ValueError(f"the table gives {name}={a!r} for {request.arch} but the run's history "
-                                 f"recorded {b!r}: the table changed since the run started")
+        check_replayed(self(request), result, str(request.arch))
 
     def config(self) -> dict[str, Any]:
         """Everything ``build_evaluator`` needs, and which columns answered (named in config.json)."""

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from nasfast.evaluators.base import Evaluator, Request, Result
+from nasfast.evaluators.base import Evaluator, Request, Result, check_replayed
 from nasfast.evaluators.tabular import canonical_dataset
 from nasfast.search.base import SearchSpace, SpaceExhausted, space_archs, space_name
 
@@ -164,12 +164,7 @@ class MultiFidelityEvaluator:
     def replay(self, request: Request, result: Result) -> None:
         """Account for a result restored from a run's history (charges included), checking that the
         table still gives it."""
-        fresh = self(request)
-        for name in ("valid_acc", "test_acc", "cost"):
-            a, b = getattr(fresh, name), getattr(result, name)
-            if not (a == b or (math.isnan(a) and math.isnan(b))):
-                raise ValueError(f"the table gives {name}={a!r} for {request.arch} at {request.epochs} epochs but "
-                                 f"the run's history recorded {b!r}: the table changed since the run started")
+        check_replayed(self(request), result, f"{request.arch} at {request.epochs} epochs")
 
     def config(self) -> dict[str, Any]:
         return {"kind": "multifidelity-tabular", "benchmark": self.benchmark.name, "dataset": self.dataset,

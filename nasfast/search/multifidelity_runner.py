@@ -28,7 +28,15 @@ from typing import Any
 
 from nasfast.evaluators.base import Evaluator, Result
 from nasfast.search.multifidelity import MultiFidelityStrategy
-from nasfast.search.runner import CONFIG_FILE, HISTORY_FILE, PLOT_FILE, RESULT_FILE, ResumeError, _normalise
+from nasfast.search.runner import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    PLOT_FILE,
+    RESULT_FILE,
+    ResumeError,
+    _normalise,
+    complete_lines,
+)
 
 MF_HISTORY_FIELDS = ("step", "arch", "epochs", "valid_acc", "test_acc", "cost", "epochs_used",
                      "incumbent_arch", "incumbent_valid_acc", "incumbent_test_acc")
@@ -47,14 +55,7 @@ class _Incumbent:
 
 def _read(path: Path) -> list[dict[str, str]]:
     """Rows of a history; a half-written last line (a crash mid-write) is cut from the file too."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]
-        with open(path, "r+b") as f:
-            f.truncate(len(data))
-    rows = list(csv.DictReader(data.decode().splitlines()))
+    rows = list(csv.DictReader(complete_lines(path).decode().splitlines()))
     if rows and tuple(rows[0]) != MF_HISTORY_FIELDS:
         raise ResumeError(f"{path} has columns {list(rows[0])}, expected {list(MF_HISTORY_FIELDS)}")
     return rows

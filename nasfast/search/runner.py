@@ -99,17 +99,23 @@ def _config_of(obj: Any) -> dict[str, Any]:
     return {"kind": "callable", "name": getattr(obj, "__qualname__", type(obj).__qualname__)}
 
 
-def read_history(path: Path) -> list[Observation]:
-    """Rows of a ``history.csv``; a partially written last line (a crash mid-write) is dropped
-    from the file as well, so appending continues on a clean line."""
+def complete_lines(path: Path) -> bytes:
+    """The complete lines of a history file; a partially written last line (a crash mid-write) is
+    cut from the file as well, so appending continues on a clean line. A missing file: b""."""
     if not path.exists():
-        return []
+        return b""
     data = path.read_bytes()
     if data and not data.endswith(b"\n"):
         data = data[: data.rfind(b"\n") + 1]
         with open(path, "r+b") as f:
             f.truncate(len(data))
             os.fsync(f.fileno())
+    return data
+
+
+def read_history(path: Path) -> list[Observation]:
+    """Rows of a ``history.csv`` (``complete_lines``: a half-written last line is dropped)."""
+    data = complete_lines(path)
     if not data:
         return []
     reader = csv.DictReader(io.StringIO(data.decode()))
