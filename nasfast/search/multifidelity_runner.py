@@ -35,6 +35,7 @@ from nasfast.search.runner import (
     RESULT_FILE,
     ResumeError,
     _normalise,
+    check_resumable,
     complete_lines,
 )
 
@@ -79,13 +80,7 @@ def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluat
     config = {"strategy": strategy.config(), "evaluator": evaluator.config(), "history_columns": list(MF_HISTORY_FIELDS)}
     rows: list[dict[str, str]] = []
     if existing:
-        if not (out / CONFIG_FILE).exists():
-            raise ResumeError(f"cannot resume {out}: it has no {CONFIG_FILE} (not a nasfast run directory?)")
-        saved = json.loads((out / CONFIG_FILE).read_text())
-        for key in ("strategy", "evaluator"):
-            if saved.get(key) != _normalise(config[key]):
-                raise ResumeError(f"cannot resume {out}: its {key} config {saved.get(key)} differs from the given "
-                                  f"{_normalise(config[key])}")
+        check_resumable(out, config)
         rows = _read(out / HISTORY_FILE)
     inc = _Incumbent(strategy.schedule[-1])
     curve: list[tuple[int, float]] = []

@@ -113,6 +113,18 @@ def complete_lines(path: Path) -> bytes:
     return data
 
 
+def check_resumable(out: Path, config: dict[str, Any]) -> None:
+    """``out`` is a run directory whose saved strategy and evaluator configs equal ``config``'s;
+    ``ResumeError`` saying what differs otherwise."""
+    if not (out / CONFIG_FILE).exists():
+        raise ResumeError(f"cannot resume {out}: it has no {CONFIG_FILE} (not a nasfast run directory?)")
+    saved = json.loads((out / CONFIG_FILE).read_text())
+    for key in ("strategy", "evaluator"):
+        if saved.get(key) != _normalise(config[key]):
+            raise ResumeError(f"cannot resume {out}: its {key} config {saved.get(key)} differs from the given "
+                              f"{_normalise(config[key])}")
+
+
 def read_history(path: Path) -> list[Observation]:
     """Rows of a ``history.csv`` (``complete_lines``: a half-written last line is dropped)."""
     data = complete_lines(path)
@@ -245,15 +257,7 @@ def run_search(
             "or choose another output directory"
         )
     if existing:
-        if not (out / CONFIG_FILE).exists():
-            raise ResumeError(f"cannot resume {out}: it has no {CONFIG_FILE} (not a nasfast run directory?)")
-        saved = json.loads((out / CONFIG_FILE).read_text())
-        for key in ("strategy", "evaluator"):
-            if saved.get(key) != _normalise(config[key]):
-                raise ResumeError(
-                    f"cannot resume {out}: its {key} config {saved.get(key)} differs from the given "
-                    f"{_normalise(config[key])}"
-                )
+        check_resumable(out, config)
         rows = read_history(out / HISTORY_FILE)
         if len(rows) > budget:
             raise ValueError(f"{out} already holds {len(rows)} evaluations, more than the budget {budget}")
