@@ -47,6 +47,7 @@ from nasfast.search import (
     run_search,
     table_candidates,
 )
+from nasfast.search.proxybo import PACKAGED_TABLES, dataset_table
 from nasfast.search.runner import CONFIG_FILE
 
 #: --option -> where in config.json the value it must agree with when resuming lies
@@ -130,8 +131,9 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tournament", type=int, help="REA tournament size S, drawn with replacement (default 3)")
     p.add_argument("--proxies", help="proxybo / warmup-bo / proxy: comma-separated proxy names (default proxybo: "
                                      "those of snip,synflow,jacob_cov the table has; the others: jacob_cov)")
-    p.add_argument("--proxy-table", type=Path, help="proxybo / warmup-bo / proxy: proxy CSV as `nasfast proxies` "
-                                                    "writes it (default: the bundled jacob_cov and params of all archs)")
+    p.add_argument("--proxy-table", help="proxybo / warmup-bo / proxy: a packaged table (nb201_cifar10, nb201_cifar100, "
+                                         "nb201_ImageNet16-120), 'bundled' (jacob_cov and params only) or a proxy CSV "
+                                         "as `nasfast proxies` writes it (default: the packaged table of --dataset)")
     p.add_argument("--candidates", type=int, help="proxybo / bo / warmup-bo: candidates Q ranked per step (default 200)")
     p.add_argument("--report-rule", choices=REPORT_RULES,
                    help="incumbent (default): test acc of the best-validation arch; best-test-seen: the "
@@ -186,6 +188,8 @@ def _fresh_objects(args: argparse.Namespace) -> tuple[Any, TabularEvaluator]:
                                  test_column=args.test_column, cost_column=args.cost_column,
                                  table_path=args.table)
     params: dict[str, Any] = dict(_REA_DEFAULTS) if args.algo == "rea" else {}
+    if args.algo in _PROXY_ALGOS and args.proxy_table is None and args.space == "nb201":
+        params["proxy_table"] = dataset_table(args.dataset)  # the proxies computed with this dataset's head
     for opt, (algos, kwarg) in _ALGO_OPTIONS.items():
         value = getattr(args, opt)
         if value is None:
@@ -219,8 +223,8 @@ def _resumed_objects(args: argparse.Namespace, config: dict[str, Any]) -> tuple[
 def _cmd_search(args: argparse.Namespace) -> int:
     if args.table is not None:
         args.table = args.table.resolve()  # the config must still find it when resumed from elsewhere
-    if args.proxy_table is not None:
-        args.proxy_table = args.proxy_table.resolve()
+    if args.proxy_table is not None and args.proxy_table not in (*PACKAGED_TABLES, "bundled"):
+        args.proxy_table = str(Path(args.proxy_table).resolve())  # a CSV: found again when resumed from elsewhere
     if args.space is not None:
         args.space = canonical_space(args.space)  # darts -> nb301: one name in configs and run dirs
     if args.out is None:

@@ -27,7 +27,7 @@ from nasfast.search import (
     run_search,
     search,
 )
-from nasfast.search.proxybo import combined_rank, encode, influence, temperature
+from nasfast.search.proxybo import PAPER_PROXIES, combined_rank, dataset_table, encode, influence, temperature
 from nasfast.search.surrogate import RandomForest, average_ranks, expected_improvement, pair_concordance
 from nasfast.spaces import nb201
 
@@ -182,6 +182,23 @@ def test_forest_tree_equals_exhaustive_cart():
         mean, var = one.predict(X)
         np.testing.assert_allclose(mean, reference_tree_predict(X, y), atol=1e-12)
         assert (var == 0).all()
+
+
+def test_forest_is_scikit_learns_random_forest():
+    # RandomForest grows the trees itself (speed); it must be RandomForestRegressor's forest exactly
+    from sklearn.ensemble import RandomForestRegressor
+
+    rng = np.random.default_rng(8)
+    for n, seed in ((5, 0), (37, 7), (150, 123456789)):
+        X = encode([nb201.sample(rng) for _ in range(n)])
+        y = rng.standard_normal(n)
+        test = encode([nb201.sample(rng) for _ in range(64)])
+        ref = RandomForestRegressor(n_estimators=10, min_samples_split=3, min_samples_leaf=3, max_features=5 / 6,
+                                    bootstrap=True, random_state=seed, n_jobs=1).fit(X, y)
+        per_tree = np.stack([t.predict(test) for t in ref.estimators_])
+        mean, var = RandomForest(seed=seed).fit(X, y).predict(test)
+        np.testing.assert_array_equal(mean, per_tree.mean(axis=0))
+        np.testing.assert_array_equal(var, per_tree.var(axis=0))
 
 
 def test_forest_is_seeded_and_spreads():
@@ -411,6 +428,9 @@ def test_cli_proxybo_and_proxy_table(tmp_path):
     nasfast(*args, "--budget", "12", "--resume")
     assert len(read_history(run / "history.csv")) == 12
     assert (run / "proxybo_weights.csv").read_text().count("\n") == 13
+    saved = json.loads((run / "config.json").read_text())["strategy"]
+    assert saved["proxy_table"] == "nb201_cifar10"  # the default: the packaged table of --dataset's head
+    assert saved["proxies"] == ["snip", "synflow", "jacob_cov"]
     p = nasfast(*args, "--budget", "12", "--resume", "--proxies", "params", check=False)
     assert p.returncode == 2 and "--proxies params disagrees" in p.stderr
     p = nasfast("search", "--algo", "rea", "--proxies", "snip", "--out", str(tmp_path / "x"), check=False)
@@ -423,3 +443,17 @@ def test_cli_proxybo_and_proxy_table(tmp_path):
     assert [r.arch for r in read_history(out / "history.csv")] == [str(nb201.from_index(i)) for i in (2, 5, 9)]
     p = nasfast("search", "--algo", "proxy", "--proxy-table", str(table), "--out", str(tmp_path / "y"), check=False)
     assert p.returncode == 2 and "has none of the default proxies ['jacob_cov']; name some of ['snip']" in p.stderr
+
+
+def test_packaged_tables_by_dataset_and_partial_columns_warn():
+    assert dataset_table("cifar10-valid") == dataset_table("cifar10") == "nb201_cifar10"
+    assert dataset_table("ImageNet16-120") == "nb201_ImageNet16-120"
+    with pytest.raises(ValueError, match="no packaged proxy table for dataset 'svhn'"):
+        dataset_table("svhn")
+    with pytest.raises(ValueError, match="unknown packaged proxy table 'nb201_svhn'"):
+        ProxyTable.packaged("nb201_svhn")
+    table = ProxyTable.packaged("nb201_cifar100")
+    assert set(PAPER_PROXIES) <= set(table.names) and table.source == "nb201_cifar100"
+    half = np.where(np.arange(nb201.NUM_ARCHS) % 2 == 0, 1.0, np.nan)
+    with pytest.warns(UserWarning, match="proxy 'p' is unknown \\(NaN\\) for 7,812 of 15,625 archs"):
+        ProxyBO(nb201, 0, proxy_table=ProxyTable({"p": half}), proxies=["p"])

@@ -137,6 +137,14 @@ def test_reproduce_proxybo_nb201_quick_resumes(tmp_path):
     assert cell["best_test_error_seen"]["mean"] <= cell["incumbent_test_error"]["mean"] + 1e-9
     text = (tmp_path / "table.md").read_text()
     assert "8.56 ± .10" in text  # Shen et al. Table 2, ProxyBO cifar10
+    assert "| cifar10 | proxybo | " in text.split("Evaluations until")[1]  # the Table 3 section
+    curves = [json.loads(line) for line in (tmp_path / "curves.jsonl").read_text().splitlines()]
+    assert len(curves) == 12 and all(len(c["curve"]) == 8 for c in curves)  # 6 quick methods x 2 seeds
+    assert all(np.all(np.diff(c["curve"]) >= 0) for c in curves)  # best-so-far never falls
+    reach = summary["evals_to_rea"]["rea-s3/cifar10/rea-s3"]
+    assert reach["evals"] is not None and reach["evals"] <= 8  # REA reaches its own final mean by its end
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    assert (tmp_path / "weights-cifar10" / "proxybo_weights.csv").exists()
     lines = []
     proxybo.run(tmp_path, quick=True, budget=8, progress=False, echo=lines.append)
     assert lines[0].startswith("proxybo-nb201: 0 run(s) to do")

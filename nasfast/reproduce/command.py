@@ -34,6 +34,7 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schedule", choices=("reference", "paper"),
                    help="landmark-nb201: lambda schedule (default reference: the code's; paper: Eq. 7 as written)")
     p.add_argument("--budget", type=int, help="proxybo-nb201: distinct evaluations per search (default 200)")
+    p.add_argument("--workers", type=int, help="proxybo-nb201: searches run in parallel processes (default 1)")
     p.add_argument("--sweep", action="store_true",
                    help="nosh-nb201 / nosh-nb101: also run RANK-NOSH Table 7's r and schedule variants (cifar10)")
     p.add_argument("--baseline-seeds", type=int,
@@ -73,7 +74,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.experiment == "proxybo-nb201":
         from nasfast.reproduce import proxybo
 
-        proxybo.run(out, seeds=args.seeds, budget=args.budget, quick=args.quick, progress=not args.no_progress)
+        proxybo.run(out, seeds=args.seeds, budget=args.budget, quick=args.quick, workers=args.workers or 1,
+                    progress=not args.no_progress)
         return 0
     reproduce.run(args.experiment, out, seeds=args.seeds, epochs=args.epochs, counts=args.counts,
                   configs=args.configs, quick=args.quick, device=args.device, threads=args.threads, progress=not args.no_progress)

@@ -1,16 +1,23 @@
-"""``nasfast reproduce proxybo-nb201``: ProxyBO and its baselines on NB201, beside the paper's Table 2.
+"""``nasfast reproduce proxybo-nb201``: ProxyBO and its baselines on NB201, beside the paper's Tables 2-3.
 
 Every (method, dataset, seed) is one search of ``budget`` distinct evaluations on the bundled NB201
-table; each finished run is appended to ``OUT/results.csv`` (a rerun skips what is there). Reported
-per method and dataset (``notes/nb201-baselines.md`` §2 explains the two rules):
+table; each finished run is appended to ``OUT/results.csv`` and its best-so-far validation curve to
+``OUT/curves.jsonl`` (a rerun skips what is there). Reported per method and dataset
+(``notes/nb201-baselines.md`` §2 explains the two test rules):
 - validation regret: the space's best validation accuracy minus the incumbent's (what the search
   optimises, and what we judge it by);
 - test error of the incumbent (the honest rule) and the best test error seen (the rule the paper's
-  table appears to use), beside the paper's Table 2 (ProxyBO, REA, BO, RS rows; Shen et al. 2023).
+  table appears to use), beside the paper's Table 2 (Shen et al. 2023);
+- evaluations until the mean best-so-far validation accuracy reaches REA's (tournament 3 and 5)
+  200-evaluation mean, beside the paper's Table 3;
+- ``curves.png``: mean best-so-far validation regret against evaluations (the paper's Fig. 3), and
+  ``weights-<dataset>.png``: seed 0's ProxyBO influence values (Fig. 2b).
 
-Proxies: the strategies' ``ProxyTable`` (until the full nasfast proxy tables exist for all three
-heads, the bundled table: NASWOT-v1 = jacob_cov over all 15,625 archs, CIFAR-10 data, used for every
-dataset). Say so wherever these numbers appear.
+Proxies: the packaged tables of each dataset's head (``nasfast/data/proxies/nb201_<dataset>``:
+snip, synflow and jacob_cov of every arch, computed on CIFAR-10 images for all three heads, 16 px
+for ImageNet16-120; PROVENANCE.md). The "proxy-<name>" rows evaluate the archs in that proxy's
+order (its top 200); the paper's zero-cost rows pick one arch, so they are not comparable.
+Q sensitivity: ``proxybo-q50`` / ``proxybo-q1000`` (cifar10 only) beside ``proxybo`` (Q = 200).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import csv
 import json
 import math
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +39,9 @@ PAPER_TABLE2 = {
     "bo": {"cifar10": "8.80", "cifar100": "27.03", "ImageNet16-120": "53.12"},
     "rs": {"cifar10": "9.11", "cifar100": "27.97", "ImageNet16-120": "54.01"},
 }
-#: method name -> strategy config (without space/seed)
+#: Shen et al. Table 3: ProxyBO's evaluations to reach REA's 200-evaluation mean result
+PAPER_TABLE3 = {"cifar10": 75, "cifar100": 37, "ImageNet16-120": 46}
+#: method name -> strategy config (without space/seed); proxy methods get the dataset's packaged table
 METHODS: dict[str, dict[str, Any]] = {
     "rs": {"algo": "random"},
     "rea-s3": {"algo": "rea", "population": 10, "tournament": 3},
@@ -42,11 +52,21 @@ METHODS: dict[str, dict[str, Any]] = {
     # issue 6 acceptance 3 (the paper's Fig. 2c claim): every proxy negated, i.e. ordering the archs
     # as badly as it orders them well; ProxyBO should fall back on its surrogate and stay near BO
     "proxybo-negated": {"algo": "proxybo", "negate_proxies": True},
+    "proxybo-q50": {"algo": "proxybo", "num_candidates": 50},
+    "proxybo-q1000": {"algo": "proxybo", "num_candidates": 1000},
+    "proxy-snip": {"algo": "proxy", "proxies": ["snip"]},
+    "proxy-synflow": {"algo": "proxy", "proxies": ["synflow"]},
+    "proxy-jacob_cov": {"algo": "proxy", "proxies": ["jacob_cov"]},
 }
+#: methods run on some datasets only (the Q sweep)
+ONLY_ON = {"proxybo-q50": ("cifar10",), "proxybo-q1000": ("cifar10",)}
+_PROXY_ALGOS = ("proxybo", "warmup-bo", "proxy")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 FIELDS = ("method", "dataset", "seed", "budget", "valid_regret", "incumbent_test_error", "best_test_error_seen",
           "seconds")
-QUICK = {"seeds": 2, "budget": 12, "datasets": ("cifar10",)}
+QUICK = {"seeds": 2, "budget": 12, "datasets": ("cifar10",),
+         "methods": ("rs", "rea-s3", "bo", "proxybo", "proxybo-negated", "proxy-synflow")}
+CURVES, PLOT = "curves.jsonl", "curves.png"
 
 
 def _done(path: Path) -> set[tuple[str, str, int, int]]:
@@ -56,46 +76,80 @@ def _done(path: Path) -> set[tuple[str, str, int, int]]:
         return {(r["method"], r["dataset"], int(r["seed"]), int(r["budget"])) for r in csv.DictReader(f)}
 
 
-def make_strategy(method: str, seed: int) -> Any:
-    """The fresh strategy of a ``METHODS`` row."""
+def make_strategy(method: str, seed: int, dataset: str = "cifar10") -> Any:
+    """The fresh strategy of a ``METHODS`` row on ``dataset`` (whose packaged proxy table it reads)."""
     from nasfast.search import build_strategy
-    from nasfast.search.proxybo import PAPER_PROXIES, ProxyBO, ProxyTable
+    from nasfast.search.proxybo import PAPER_PROXIES, ProxyBO, ProxyTable, dataset_table
     from nasfast.spaces import nb201
 
     config = dict(METHODS[method])
-    if not config.pop("negate_proxies", False):
+    negate = config.pop("negate_proxies", False)
+    if config["algo"] not in _PROXY_ALGOS:
         return build_strategy({**config, "space": "nb201", "seed": seed})
-    table = ProxyTable.bundled()
-    names = [p for p in PAPER_PROXIES if p in table.names]
-    negated = ProxyTable({n: -table.column(n) for n in names}, source=f"negated {table.source}")
-    return ProxyBO(nb201, seed, proxy_table=negated, proxies=names)
+    table = dataset_table(dataset)
+    if not negate:
+        return build_strategy({**config, "proxy_table": table, "space": "nb201", "seed": seed})
+    packaged = ProxyTable.packaged(table)
+    negated = ProxyTable({n: -packaged.column(n) for n in PAPER_PROXIES}, source=f"negated {table}")
+    return ProxyBO(nb201, seed, proxy_table=negated, proxies=list(PAPER_PROXIES))
 
 
-def run_one(method: str, dataset: str, seed: int, budget: int, bench: Any) -> dict[str, Any]:
+_BENCH: Any = None
+
+
+def run_one(method: str, dataset: str, seed: int, budget: int, weights_dir: Path | None = None) -> dict[str, Any]:
+    """One search; returns its results.csv row plus ``curve`` (best-so-far validation accuracy)."""
+    global _BENCH
     from nasfast.evaluators import TabularEvaluator
     from nasfast.search import search
+    from nasfast.tabular import load
 
+    if _BENCH is None:  # once per (worker) process
+        _BENCH = load("nb201")
     t0 = time.perf_counter()
-    strategy = make_strategy(method, seed)
-    evaluator = TabularEvaluator(bench, dataset)
+    strategy = make_strategy(method, seed, dataset)
+    evaluator = TabularEvaluator(_BENCH, dataset)
     trace = search(strategy, evaluator, budget)
-    best_valid = float(np.nanmax(bench.column(evaluator.valid_column)))
+    best_valid = float(np.nanmax(_BENCH.column(evaluator.valid_column)))
     _, inc_valid, inc_test = trace.incumbent
+    if weights_dir is not None and hasattr(strategy, "write_diagnostics"):
+        weights_dir.mkdir(parents=True, exist_ok=True)
+        strategy.write_diagnostics(weights_dir)
     return {"method": method, "dataset": dataset, "seed": seed, "budget": budget,
             "valid_regret": best_valid - inc_valid, "incumbent_test_error": 100.0 - inc_test,
             "best_test_error_seen": trace.report("best-test-seen")["test_error"],
-            "seconds": round(time.perf_counter() - t0, 2)}
+            "seconds": round(time.perf_counter() - t0, 2),
+            "curve": [o.incumbent_valid_acc for o in trace.observations]}
+
+
+def _run_packed(job: tuple) -> dict[str, Any]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a partial proxy table's warning is in the table's header instead
+        return run_one(*job)
+
+
+def _coverage(datasets) -> dict[str, str]:
+    """Per dataset: how many archs its packaged table covers for the paper's proxies."""
+    from nasfast.search.proxybo import PAPER_PROXIES, ProxyTable, dataset_table
+
+    out = {}
+    for d in datasets:
+        t = ProxyTable.packaged(dataset_table(d))
+        known = min(int(np.isfinite(t.column(p)).sum()) for p in PAPER_PROXIES)
+        out[d] = f"{known:,}"
+    return out
 
 
 def run(out: str | Path, *, seeds: int | None = None, budget: int | None = None, methods: Any = None,
-        datasets: Any = None, quick: bool = False, progress: bool = True, echo=print) -> dict[str, Any]:
-    from nasfast.tabular import load
-
+        datasets: Any = None, quick: bool = False, workers: int = 1, progress: bool = True,
+        echo=print) -> dict[str, Any]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = seeds or (QUICK["seeds"] if quick else 30)
     budget = budget or (QUICK["budget"] if quick else 200)
-    methods = tuple(methods or METHODS)
+    methods = tuple(methods or (QUICK["methods"] if quick else METHODS))
     datasets = tuple(datasets or (QUICK["datasets"] if quick else DATASETS))
     for m in methods:
         if m not in METHODS:
@@ -103,32 +157,116 @@ def run(out: str | Path, *, seeds: int | None = None, budget: int | None = None,
     for d in datasets:
         if d not in DATASETS:
             raise ValueError(f"unknown dataset {d!r}; expected some of {list(DATASETS)}")
-    bench = load("nb201")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     results = out / "results.csv"
     done = _done(results)
-    todo = [(m, d, s) for s in range(seeds) for d in datasets for m in methods if (m, d, s, budget) not in done]
+    todo = [(m, d, s, budget, out / f"weights-{d}" if (m == "proxybo" and s == 0) else None)
+            for s in range(seeds) for d in datasets for m in methods
+            if (m, d, s, budget) not in done and d in ONLY_ON.get(m, DATASETS)]
     echo(f"proxybo-nb201: {len(todo)} run(s) to do, {len(done)} row(s) already in {results}")
     from tqdm.auto import tqdm
 
     new = not results.exists()
-    with open(results, "a", newline="") as f, tqdm(total=len(todo), unit="run", disable=not progress) as bar:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        if new:
-            writer.writeheader()
-        for m, d, s in todo:
-            writer.writerow(run_one(m, d, s, budget, bench))
-            f.flush()
-            bar.update(1)
+    pool = ProcessPoolExecutor(workers) if workers > 1 and len(todo) > 1 else None
+    rows_iter = pool.map(_run_packed, todo) if pool else map(_run_packed, todo)
+    try:
+        with (open(results, "a", newline="") as f, open(out / CURVES, "a") as fc,
+              tqdm(total=len(todo), unit="run", disable=not progress) as bar):
+            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            if new:
+                writer.writeheader()
+            for row in rows_iter:
+                curve = row.pop("curve")
+                fc.write(json.dumps({k: row[k] for k in ("method", "dataset", "seed", "budget")} | {"curve": curve})
+                         + "\n")
+                fc.flush()
+                writer.writerow(row)  # after its curve: a row in results.csv always has one
+                f.flush()
+                bar.update(1)
+    finally:
+        if pool:
+            pool.shutdown()
     with open(results, newline="") as f:
         rows = [r for r in csv.DictReader(f) if int(r["budget"]) == budget and int(r["seed"]) < seeds]
+    curves = _read_curves(out / CURVES, budget, seeds)
     summary = aggregate(rows, methods, datasets)
+    summary["evals_to_rea"] = evals_to_target(curves, methods, datasets)
     summary["settings"] = {"seeds": seeds, "budget": budget, "quick": quick,
-                           "proxy_table": "bundled (NASWOT-v1 = jacob_cov, CIFAR-10 data, all 15,625 archs)"}
+                           "proxy_table": "packaged nb201_<dataset> (snip, synflow, jacob_cov; CIFAR-10 images "
+                                          "for every head, 16 px for ImageNet16-120)",
+                           "archs_with_proxies": _coverage(datasets)}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    plot_curves(curves, methods, datasets, out / PLOT)
     text = markdown(summary)
     (out / "table.md").write_text(text)
     echo(text)
     return summary
+
+
+def _read_curves(path: Path, budget: int, seeds: int) -> dict[tuple[str, str], list[list[float]]]:
+    """(method, dataset) -> the best-so-far validation curves of its seeds."""
+    out: dict[tuple[str, str], list[list[float]]] = {}
+    if not path.exists():
+        return out
+    seen = set()
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        key = (r["method"], r["dataset"], r["seed"])
+        if r["budget"] != budget or r["seed"] >= seeds or key in seen:
+            continue
+        seen.add(key)
+        out.setdefault((r["method"], r["dataset"]), []).append(r["curve"])
+    return out
+
+
+def evals_to_target(curves, methods, datasets) -> dict[str, dict[str, Any]]:
+    """Per REA variant, dataset and method: the first evaluation at which the method's mean best-so-far
+    validation accuracy reaches the REA variant's mean at the last evaluation (None: never)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rea in ("rea-s3", "rea-s5"):
+        for d in datasets:
+            if (rea, d) not in curves:
+                continue
+            target = float(np.mean([c[-1] for c in curves[(rea, d)]]))
+            for m in methods:
+                if (m, d) not in curves:
+                    continue
+                mean = np.mean(np.array(curves[(m, d)], dtype=np.float64), axis=0)
+                hit = np.flatnonzero(mean >= target - 1e-9)
+                out[f"{m}/{d}/{rea}"] = {"target": target, "evals": int(hit[0]) + 1 if len(hit) else None}
+    return out
+
+
+def plot_curves(curves, methods, datasets, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from nasfast.evaluators import TabularEvaluator
+    from nasfast.tabular import load
+
+    bench = load("nb201")
+    fig = Figure(figsize=(5.0 * len(datasets), 4.0))
+    FigureCanvasAgg(fig)
+    for k, d in enumerate(datasets):
+        ax = fig.add_subplot(1, len(datasets), k + 1)
+        best = float(np.nanmax(bench.column(TabularEvaluator(bench, d).valid_column)))
+        for m in methods:
+            if (m, d) not in curves or m.startswith("proxy-"):
+                continue
+            regret = best - np.mean(np.array(curves[(m, d)], dtype=np.float64), axis=0)
+            ax.plot(np.arange(1, len(regret) + 1), np.maximum(regret, 1e-3), label=m,
+                    lw=2.0 if m == "proxybo" else 1.0)
+        ax.set_yscale("log")
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("mean validation regret (%)")
+        ax.set_title(f"NB201 {d}", fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def _stat(values: list[float]) -> dict[str, float]:
@@ -151,7 +289,9 @@ def markdown(summary: dict[str, Any]) -> str:
     s = summary.get("settings", {})
     lines = ["# ProxyBO on NB201: ours beside Table 2 of Shen et al. (AAAI 2023)", "",
              f"{s.get('seeds')} seeds x {s.get('budget')} distinct evaluations per cell; proxies: "
-             f"{s.get('proxy_table')}. Mean ± std over seeds.", "",
+             f"{s.get('proxy_table')}; archs with all three proxies known, of 15,625: "
+             f"{', '.join(f'{d} {n}' for d, n in s.get('archs_with_proxies', {}).items())}. "
+             "Mean ± std over seeds.", "",
              "| dataset | method | validation regret | test error, incumbent | test error, best seen | paper |",
              "|---|---|---|---|---|---|"]
     for d in summary["datasets"]:
@@ -161,6 +301,21 @@ def markdown(summary: dict[str, Any]) -> str:
             def f(k, c=c):
                 v = c[k]
                 return "—" if not v["n"] else f"{v['mean']:.2f} ± {v['std']:.2f}" if v["n"] > 1 else f"{v['mean']:.2f}"
+            if not c["valid_regret"]["n"]:
+                continue
             lines.append(f"| {d} | {m} | {f('valid_regret')} | {f('incumbent_test_error')} | "
                          f"{f('best_test_error_seen')} | {PAPER_TABLE2.get(m, {}).get(d, '—')} |")
+    reach = summary.get("evals_to_rea", {})
+    if reach:
+        lines += ["", f"Evaluations until the mean best-so-far validation accuracy reaches REA's {s.get('budget')}-evaluation mean "
+                  "(— : not within the budget); the paper's Table 3 is for ProxyBO against its REA.", "",
+                  "| dataset | method | vs REA, tournament 3 | vs REA, tournament 5 | paper (ProxyBO) |",
+                  "|---|---|---|---|---|"]
+        for d in summary["datasets"]:
+            for m in summary["methods"]:
+                e3, e5 = reach.get(f"{m}/{d}/rea-s3"), reach.get(f"{m}/{d}/rea-s5")
+                if e3 is None and e5 is None:
+                    continue
+                g = lambda e: "—" if e is None or e["evals"] is None else str(e["evals"])  # noqa: E731
+                lines.append(f"| {d} | {m} | {g(e3)} | {g(e5)} | {PAPER_TABLE3[d] if m == 'proxybo' else ''} |")
     return "\n".join(lines) + "\n"

@@ -48,6 +48,7 @@ import csv
 import hashlib
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,8 @@ from nasfast.search.surrogate import (
 )
 from nasfast.spaces import nb201
 
-__all__ = ["PAPER_PROXIES", "BayesianOptimization", "ProxyBO", "ProxyOrder", "ProxyTable", "WarmupBO",
-           "combined_rank", "encode", "influence", "proxy_order", "temperature"]
+__all__ = ["PACKAGED_TABLES", "PAPER_PROXIES", "BayesianOptimization", "ProxyBO", "ProxyOrder", "ProxyTable", "WarmupBO",
+           "combined_rank", "dataset_table", "encode", "influence", "proxy_order", "temperature"]
 
 #: the paper's proxy set (proxybo-notes, Table 1)
 PAPER_PROXIES: tuple[str, ...] = ("snip", "synflow", "jacob_cov")
@@ -140,6 +141,17 @@ class ProxyTable:
                     "params": npz_array(NB201_MAIN, "c10v_params_mb")}, source=BUNDLED)
 
     @classmethod
+    def packaged(cls, name: str) -> ProxyTable:
+        """A proxy table shipped in ``nasfast/data/proxies`` by its name (``PACKAGED_TABLES``), e.g.
+        ``nb201_cifar100``: the proxies of every NB201 arch with that dataset's head
+        (nasfast/data/PROVENANCE.md; ``dataset_table`` names the one for a dataset)."""
+        from nasfast.proxies.table import bundled_table
+
+        if name not in PACKAGED_TABLES:
+            raise ValueError(f"unknown packaged proxy table {name!r}; expected one of {list(PACKAGED_TABLES)}")
+        return cls.from_columns(bundled_table(name), source=name)
+
+    @classmethod
     def from_columns(cls, columns: Mapping[str, np.ndarray], source: str = IN_MEMORY) -> ProxyTable:
         """From a proxy CSV read by ``nasfast.proxies.table.read_table``: rows keyed by ``index``,
         one column per proxy (``arch`` is ignored); archs without a row are NaN."""
@@ -174,6 +186,23 @@ class ProxyTable:
         return cls.from_columns(read_table(p), source=str(p.resolve()))
 
 
+#: the packaged proxy tables ProxyBO can name (``ProxyTable.packaged``), one per NB201 dataset head
+PACKAGED_TABLES: tuple[str, ...] = ("nb201_cifar10", "nb201_cifar100", "nb201_ImageNet16-120")
+
+
+def dataset_table(dataset: str) -> str:
+    """The packaged proxy table whose classifier head matches an NB201 dataset (its name)."""
+    name = "nb201_cifar10" if dataset == "cifar10-valid" else f"nb201_{dataset}"  # one network, one head
+    if name not in PACKAGED_TABLES:
+        raise ValueError(f"no packaged proxy table for dataset {dataset!r}; "
+                         f"the tables are {list(PACKAGED_TABLES)}")
+    return name
+
+
+#: a proxy column unknown (NaN) for more archs than this is incomplete: those archs rank last
+_NAN_WARN_FRACTION = 0.05
+
+
 def _resolve_proxies(algo: str, table: ProxyTable | str | os.PathLike[str] | None,
                      proxies: Sequence[str] | str | None, fingerprint: str | None,
                      default: Sequence[str] | None, exactly_one: bool) -> tuple[ProxyTable, str, list[str], str]:
@@ -182,6 +211,8 @@ def _resolve_proxies(algo: str, table: ProxyTable | str | os.PathLike[str] | Non
         tab, label = ProxyTable.bundled(), BUNDLED
     elif isinstance(table, ProxyTable):
         tab, label = table, table.source
+    elif isinstance(table, str) and table in PACKAGED_TABLES:
+        tab, label = ProxyTable.packaged(table), table
     elif isinstance(table, str) and table == IN_MEMORY:
         raise ValueError(f"{algo}: the run used an in-memory proxy table, which a config cannot rebuild; "
                          "pass the ProxyTable itself as proxy_table")
@@ -202,6 +233,11 @@ def _resolve_proxies(algo: str, table: ProxyTable | str | os.PathLike[str] | Non
     if exactly_one and len(names) != 1:
         raise ValueError(f"{algo} uses exactly one proxy, got {names}")
     tab.require(names)
+    for name in names:
+        unknown = int(np.isnan(tab.column(name)).sum())
+        if unknown > _NAN_WARN_FRACTION * nb201.NUM_ARCHS:
+            warnings.warn(f"{algo}: proxy {name!r} is unknown (NaN) for {unknown:,} of {nb201.NUM_ARCHS:,} archs in "
+                          f"the proxy table ({label}); those archs rank last by it", stacklevel=3)
     fp = tab.fingerprint(names)
     if fingerprint is not None and fingerprint != fp:
         raise ValueError(f"{algo}: the proxy table {label} has changed since the run started (columns {names} "
@@ -365,7 +401,9 @@ class ProxyBO(BayesianOptimization):
         space, seed, candidates: see ``Strategy`` (space must be ``nasfast.spaces.nb201``).
         proxies: proxy names (a list or "a,b"); default: those of the paper's snip, synflow,
             jacob_cov that the table holds (only jacob_cov in the bundled table).
-        proxy_table: a ``ProxyTable``, a proxy CSV path, or None / "bundled".
+        proxy_table: a ``ProxyTable``, a packaged table's name (``PACKAGED_TABLES``, e.g.
+            ``dataset_table("cifar100")``: the paper's three proxies for every arch), a proxy CSV
+            path, or None / "bundled" (jacob_cov and params only).
         proxy_fingerprint: set by configs; a mismatch means the table changed (``ValueError``).
         num_candidates, local_fraction, local_top, initial_random: candidate pool and initial design.
         tau0: initial temperature (0.05, the paper's best, proxybo-notes Fig. 2a).

@@ -52,7 +52,8 @@ class RandomForest:
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> RandomForest:
         """Fit on ``X`` (n samples x d features) and ``y`` (n,), both finite."""
-        from sklearn.ensemble import RandomForestRegressor
+        from sklearn import config_context
+        from sklearn.tree import DecisionTreeRegressor
 
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
@@ -62,19 +63,37 @@ class RandomForest:
             raise ValueError("forest features must be finite")
         if not np.isfinite(y).all():
             raise ValueError("forest targets must be finite (drop failed evaluations first)")
-        self._forest = RandomForestRegressor(
-            n_estimators=self.n_trees, min_samples_split=self.min_samples_split, min_samples_leaf=self.min_samples_leaf,
-            max_features=float(self.max_features), max_depth=None if self.max_depth >= 2**20 else self.max_depth,
-            bootstrap=self.bootstrap, random_state=int(self.seed) % 2**32, n_jobs=1).fit(X, y)
+        # The trees RandomForestRegressor(n_jobs=1, random_state=seed) grows, grown here one by one:
+        # ProxyBO fits ~1,200 small forests per search, and the forest's per-tree bookkeeping
+        # (clone, get_params through inspect, input checks) cost 10x the tree building itself.
+        # Same seeds, same bootstrap counts as sample weights, same float32 features: the same
+        # forest, which test_proxybo checks against RandomForestRegressor.
+        n = len(X)
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        y2 = np.ascontiguousarray(y.reshape(-1, 1))
+        forest_rng = np.random.RandomState(int(self.seed) % 2**32)
+        trees = []
+        with config_context(skip_parameter_validation=True):
+            for _ in range(self.n_trees):
+                tree_seed = forest_rng.randint(np.iinfo(np.int32).max)
+                tree = DecisionTreeRegressor(
+                    min_samples_split=self.min_samples_split, min_samples_leaf=self.min_samples_leaf,
+                    max_features=float(self.max_features),
+                    max_depth=None if self.max_depth >= 2**20 else self.max_depth, random_state=tree_seed)
+                weight = (np.bincount(np.random.RandomState(tree_seed).randint(0, n, n), minlength=n)
+                          .astype(np.float64) if self.bootstrap else None)
+                trees.append(tree.fit(X32, y2, sample_weight=weight, check_input=False))
+        self._forest = trees
         return self
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and variance (ddof 0) over the trees of each row's prediction, each (m,)."""
         if self._forest is None:
             raise RuntimeError("predict() before fit()")
-        X = np.asarray(X, dtype=np.float64)
-        preds = np.stack([tree.predict(X) for tree in self._forest.estimators_])
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        preds = np.stack([tree.predict(X32, check_input=False) for tree in self._forest])
         return preds.mean(axis=0), preds.var(axis=0)
+
 
 def expected_improvement(mean: np.ndarray, var: np.ndarray, best: float, xi: float = 0.0) -> np.ndarray:
     """EI of a *minimisation* target below ``best``: ``(best - m - xi) Phi(z) + s phi(z)``,
@@ -94,7 +113,9 @@ def expected_improvement(mean: np.ndarray, var: np.ndarray, best: float, xi: flo
     s_safe = np.where(certain, 1.0, s)
     gain = best - mean - xi
     z = gain / s_safe
-    cdf = 0.5 * (1.0 + np.array([math.erf(v / math.sqrt(2.0)) for v in z]))
+    from scipy.special import ndtr  # scipy comes with scikit-learn
+
+    cdf = ndtr(z)
     pdf = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
     ei = gain * cdf + s_safe * pdf
     # EI is >= 0 in exact arithmetic; far in the lower tail the two terms cancel to a tiny negative
