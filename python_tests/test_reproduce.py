@@ -131,7 +131,7 @@ def test_reproduce_proxies_nb201_quick(tmp_path):
 def test_reproduce_proxybo_nb201_quick_resumes(tmp_path):
     from nasfast.reproduce import proxybo
 
-    summary = proxybo.run(tmp_path, quick=True, budget=8, progress=False, echo=lambda s: None)
+    summary = proxybo.run(tmp_path, quick=True, budget=8, workers=2, progress=False, echo=lambda s: None)
     cell = summary["cells"]["proxybo/cifar10"]
     assert cell["valid_regret"]["n"] == 2 and cell["valid_regret"]["mean"] >= 0
     assert cell["best_test_error_seen"]["mean"] <= cell["incumbent_test_error"]["mean"] + 1e-9

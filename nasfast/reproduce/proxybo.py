@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -168,7 +169,9 @@ def run(out: str | Path, *, seeds: int | None = None, budget: int | None = None,
     from tqdm.auto import tqdm
 
     new = not results.exists()
-    pool = ProcessPoolExecutor(workers) if workers > 1 and len(todo) > 1 else None
+    # spawn, not fork: a forked child of a process whose OpenMP pool is running can hang
+    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            if workers > 1 and len(todo) > 1 else None)
     rows_iter = pool.map(_run_packed, todo) if pool else map(_run_packed, todo)
     try:
         with (open(results, "a", newline="") as f, open(out / CURVES, "a") as fc,
