@@ -29,7 +29,9 @@ def add_proxies(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch-batch", type=int, default=1,
                    help="architectures evaluated together (default 1: fastest on CPU; larger on a GPU)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=int, help="torch CPU threads (shared among --workers)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes computing archs side by side (default 1); rows are written in order")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -70,7 +72,7 @@ def cmd_proxies(args: argparse.Namespace) -> int:
         indices = _read_archs(args.archs)
     t0 = time.perf_counter()
     n = run_nb201_table(indices, config, args.out, arch_batch=args.arch_batch, progress=not args.no_progress,
-                        device=args.device)
+                        device=args.device, workers=args.workers)
     dt = time.perf_counter() - t0
     rate = f", {dt / n:.3f} s/arch" if n else ""
     print(f"{n} archs computed ({len(indices) - n} already in {args.out}){rate}; {args.out}")

@@ -177,6 +177,14 @@ def test_table_resumes_and_refuses_other_settings(tmp_path):
     order = np.argsort(t2["index"])
     np.testing.assert_allclose(t2["snip"][order], table["snip"], rtol=1e-4)
     assert arch_seed(0, 3) != arch_seed(0, 4) and arch_seed(0, 3) == arch_seed(0, 3)
+    # worker processes: the same rows, in the order asked
+    out3 = tmp_path / "t3.csv"
+    assert run_nb201_table([11, 9, 5, 3], config, out3, workers=2, progress=False) == 4
+    t3 = read_table(out3)
+    assert list(t3["index"]) == [11, 9, 5, 3]
+    np.testing.assert_allclose(t3["snip"], t2["snip"], rtol=1e-4)
+    with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
+        run_nb201_table([3], config, out3, workers=0)
 
 
 def test_cli_proxies_writes_and_resumes(tmp_path):

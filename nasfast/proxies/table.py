@@ -139,13 +139,51 @@ def _drop_partial_last_line(path: Path) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
+class _ChunkEvaluator:
+    """The proxies of a few NB201 indices under one ``TableConfig`` (the data batch made once)."""
+
+    def __init__(self, config: TableConfig, device: str | torch.device) -> None:
+        self.config, self.device = config, device
+        self.num_classes = get_dataset(config.dataset).num_classes
+        self.dtype = getattr(torch, config.dtype)
+        x, y = proxy_batch(config.dataset, config.batch_size, config.data_seed)
+        self.x, self.y = x.to(device=device, dtype=self.dtype), y.to(device)
+
+    def __call__(self, chunk: list[int]) -> list[list[str]]:
+        c = self.config
+        nets = [nb201_network(i, self.num_classes, channels=c.channels, cells=c.cells,
+                              seed=arch_seed(c.init_seed, i)).to(device=self.device, dtype=self.dtype)
+                for i in chunk]
+        values = nb201_proxies_batched(nets, c.proxies, self.x, self.y, dtype=self.dtype)
+        return [[str(i), str(space.from_index(i)),
+                 *(repr(float(values[p][k])) if np.isfinite(values[p][k]) else "" for p in c.proxies)]
+                for k, i in enumerate(chunk)]
+
+
+_WORKER: _ChunkEvaluator | None = None  # one per worker process
+
+
+def _worker_init(config: TableConfig, device: str, threads: int) -> None:
+    global _WORKER
+    torch.set_num_threads(threads)
+    _WORKER = _ChunkEvaluator(config, device)
+
+
+def _worker_rows(chunk: list[int]) -> list[list[str]]:
+    assert _WORKER is not None
+    return _WORKER(chunk)
+
+
 def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.PathLike, *,
-                    arch_batch: int = 1, progress: bool = True, device: str | torch.device = "cpu") -> int:
+                    arch_batch: int = 1, progress: bool = True, device: str | torch.device = "cpu",
+                    workers: int = 1) -> int:
     """Compute ``config.proxies`` for the NB201 archs ``indices`` into the CSV ``out``.
 
     Returns how many architectures this call computed (0 when everything was already there).
     ``device``: where the networks run (initial weights are drawn on the CPU, so a value does not
-    depend on the device beyond floating-point rounding)."""
+    depend on the device beyond floating-point rounding). ``workers`` > 1: that many processes
+    share the archs, each with this process's torch threads divided among them (at least 1); rows
+    are still written in ``indices`` order, each as soon as it and those before it are done."""
     out = Path(out)
     indices = [int(i) for i in indices]
     bad = [i for i in indices if not 0 <= i < space.NUM_ARCHS]
@@ -153,6 +191,8 @@ def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.P
         raise ValueError(f"NB201 index {bad[0]} out of range 0..{space.NUM_ARCHS - 1}")
     if arch_batch < 1:
         raise ValueError(f"arch_batch must be >= 1, got {arch_batch}")
+    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
     _check_meta(out, config)
     header = ["index", "arch", *config.proxies]
@@ -167,27 +207,32 @@ def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.P
     todo = list(dict.fromkeys(i for i in indices if i not in done))
     if not todo:
         return 0
-    ds = get_dataset(config.dataset)
-    x, y = proxy_batch(config.dataset, config.batch_size, config.data_seed)
-    x, y = x.to(device), y.to(device)
-    dtype = getattr(torch, config.dtype)
+    chunks = [todo[k:k + arch_batch] for k in range(0, len(todo), arch_batch)]
+    pool = None
+    if workers > 1 and len(chunks) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: a forked child of a process whose OpenMP pool is running can hang
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
+                                   initargs=(config, str(device), max(1, torch.get_num_threads() // workers)))
+        results = pool.map(_worker_rows, chunks)
+    else:
+        results = map(_ChunkEvaluator(config, device), chunks)
     from tqdm.auto import tqdm
 
     new_file = not out.exists() or not out.stat().st_size
-    with open(out, "a", newline="") as f, tqdm(total=len(todo), desc=f"proxies {config.dataset}", unit="arch",
-                                               disable=not progress) as bar:
-        writer = csv.writer(f)
-        if new_file:
-            writer.writerow(header)
-        for start in range(0, len(todo), arch_batch):
-            chunk = todo[start:start + arch_batch]
-            nets = [nb201_network(i, ds.num_classes, channels=config.channels, cells=config.cells,
-                                  seed=arch_seed(config.init_seed, i)).to(device=device, dtype=dtype)
-                    for i in chunk]
-            values = nb201_proxies_batched(nets, config.proxies, x.to(dtype), y, dtype=dtype)
-            for k, i in enumerate(chunk):
-                writer.writerow([i, str(space.from_index(i)),
-                                 *(repr(float(values[p][k])) if np.isfinite(values[p][k]) else "" for p in config.proxies)])
-            f.flush()
-            bar.update(len(chunk))
+    try:
+        with open(out, "a", newline="") as f, tqdm(total=len(todo), desc=f"proxies {config.dataset}", unit="arch",
+                                                   disable=not progress) as bar:
+            writer = csv.writer(f)
+            if new_file:
+                writer.writerow(header)
+            for rows in results:
+                writer.writerows(rows)
+                f.flush()
+                bar.update(len(rows))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return len(todo)
