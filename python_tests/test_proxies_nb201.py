@@ -177,14 +177,17 @@ def test_table_resumes_and_refuses_other_settings(tmp_path):
     order = np.argsort(t2["index"])
     np.testing.assert_allclose(t2["snip"][order], table["snip"], rtol=1e-4)
     assert arch_seed(0, 3) != arch_seed(0, 4) and arch_seed(0, 3) == arch_seed(0, 3)
-    # worker processes: the same rows, in the order asked
-    out3 = tmp_path / "t3.csv"
-    assert run_nb201_table([11, 9, 5, 3], config, out3, workers=2, progress=False) == 4
-    t3 = read_table(out3)
-    assert list(t3["index"]) == [11, 9, 5, 3]
-    np.testing.assert_allclose(t3["snip"], t2["snip"], rtol=1e-4)
+    # worker processes: the same rows, in the order asked (float64: in float32 the workers' other
+    # thread count can move snip by ~1e-3 through train-mode BN, benchmarks/RESULTS.md)
+    config64 = TableConfig(proxies=("snip", "params"), batch_size=4, channels=4, cells=1, dtype="float64")
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    run_nb201_table([11, 9, 5, 3], config64, one, progress=False)
+    assert run_nb201_table([11, 9, 5, 3], config64, two, workers=2, progress=False) == 4
+    t_one, t_two = read_table(one), read_table(two)
+    assert list(t_two["index"]) == [11, 9, 5, 3]
+    np.testing.assert_allclose(t_two["snip"], t_one["snip"], rtol=1e-9)
     with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
-        run_nb201_table([3], config, out3, workers=0)
+        run_nb201_table([3], config, two, workers=0)
 
 
 def test_cli_proxies_writes_and_resumes(tmp_path):
