@@ -74,6 +74,20 @@ class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
+def algo_kwargs(args: argparse.Namespace, options: dict[str, tuple[tuple[str, ...], str]]) -> dict[str, Any]:
+    """The strategy keyword arguments of the ``options`` given (``--opt -> (algos, kwarg)``); an option
+    for another ``--algo`` is a ``CLIError``. Paths are passed as strings (they go into configs)."""
+    out: dict[str, Any] = {}
+    for opt, (algos, kwarg) in options.items():
+        value = getattr(args, opt)
+        if value is None:
+            continue
+        if args.algo not in algos:
+            raise CLIError(f"--{opt.replace('_', '-')} applies to --algo {' / '.join(algos)} only, not {args.algo!r}")
+        out[kwarg] = str(value) if isinstance(value, Path) else value
+    return out
+
+
 # ---- nasfast info ---------------------------------------------------------------------------------
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -190,13 +204,7 @@ def _fresh_objects(args: argparse.Namespace) -> tuple[Any, TabularEvaluator]:
     params: dict[str, Any] = dict(_REA_DEFAULTS) if args.algo == "rea" else {}
     if args.algo in _PROXY_ALGOS and args.proxy_table is None and args.space == "nb201":
         params["proxy_table"] = dataset_table(args.dataset)  # the proxies computed with this dataset's head
-    for opt, (algos, kwarg) in _ALGO_OPTIONS.items():
-        value = getattr(args, opt)
-        if value is None:
-            continue
-        if args.algo not in algos:
-            raise CLIError(f"--{opt.replace('_', '-')} applies to --algo {' / '.join(algos)} only, not {args.algo!r}")
-        params[kwarg] = str(value) if isinstance(value, Path) else value
+    params.update(algo_kwargs(args, _ALGO_OPTIONS))
     strategy = STRATEGIES[args.algo](space, args.seed, candidates, **params)
     return strategy, evaluator
 

@@ -45,7 +45,7 @@ def mf_resume_args(args: argparse.Namespace, config: dict[str, Any]) -> None:
 def cmd_mf_search(args: argparse.Namespace) -> int:
     """``args``: ``nasfast search``'s, with --space / --dataset / --seed / --out already filled in."""
     from nasfast import tabular
-    from nasfast.cli import CLIError
+    from nasfast.cli import CLIError, algo_kwargs
     from nasfast.search import get_space, nosh, table_candidates
     from nasfast.search.multifidelity import Hyperband, MultiFidelityEvaluator, SuccessiveHalving
     from nasfast.search.multifidelity_runner import run_multifidelity_search
@@ -60,14 +60,7 @@ def cmd_mf_search(args: argparse.Namespace) -> int:
     space = get_space(args.space)
     bench = tabular.load(args.space)
     candidates = table_candidates(space, bench) if len(bench) < space.NUM_ARCHS else None
-    kwargs: dict[str, Any] = {}
-    for opt, (algos, kwarg) in MF_OPTIONS.items():
-        value = getattr(args, opt)
-        if value is None:
-            continue
-        if args.algo not in algos:
-            raise CLIError(f"--{opt.replace('_', '-')} applies to --algo {' / '.join(algos)} only, not {args.algo!r}")
-        kwargs[kwarg] = value
+    kwargs = algo_kwargs(args, MF_OPTIONS)
     builders = {"rank-nosh": nosh.RankNOSH, "sh": SuccessiveHalving, "hyperband": Hyperband}
     if args.algo != "rank-nosh":
         from nasfast.search.multifidelity import FIDELITIES
