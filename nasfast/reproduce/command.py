@@ -35,6 +35,9 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
                    help="landmark-nb201: lambda schedule (default reference: the code's; paper: Eq. 7 as written)")
     p.add_argument("--budget", type=int, help="proxybo-nb201: distinct evaluations per search (default 200)")
     p.add_argument("--workers", type=int, help="proxybo-nb201: searches run in parallel processes (default 1)")
+    p.add_argument("--datasets", nargs="+", metavar="DATASET",
+                   help="proxybo-nb201: only these NB201 heads (default all three; a later run with the same --out "
+                        "and all three reuses these runs)")
     p.add_argument("--sweep", action="store_true",
                    help="nosh-nb201 / nosh-nb101: also run RANK-NOSH Table 7's r and schedule variants (cifar10)")
     p.add_argument("--baseline-seeds", type=int,
@@ -75,7 +78,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         from nasfast.reproduce import proxybo
 
         proxybo.run(out, seeds=args.seeds, budget=args.budget, quick=args.quick, workers=args.workers or 1,
-                    progress=not args.no_progress)
+                    datasets=args.datasets, progress=not args.no_progress)
         return 0
     reproduce.run(args.experiment, out, seeds=args.seeds, epochs=args.epochs, counts=args.counts,
                   configs=args.configs, quick=args.quick, device=args.device, threads=args.threads, progress=not args.no_progress)
