@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from nasfast.ops.gates_aggregate import gates_aggregate
+from nasfast.ops.gates_onnode_encode import gates_onnode_encode
 from nasfast.predictors.encoding import (
     DARTS_NUM_NODES,
     NB101_OP_ROWS,
@@ -131,8 +132,20 @@ class NB101GATES(nn.Module):
             return torch.ones(n, dtype=torch.bool, device=device)
         return torch.arange(n, device=device) < int(self.residual_only)
 
+    def fused(self, enc: Encoded) -> bool:
+        """Whether ``forward`` takes the one-call path (``gates_onnode_encode``): scoring on CPU with
+        the paper config (self term everywhere, no ``plus_I``, mean readout)."""
+        return (not torch.is_grad_enabled() and enc["node_op"].device.type == "cpu" and not self.plus_I
+                and self.residual_only is None and self.readout == "mean")
+
     def forward(self, enc: Encoded) -> torch.Tensor:
         B, n = enc["node_op"].shape
+        if self.fused(enc):
+            op_table = self.op_table()
+            return gates_onnode_encode(
+                self.initial_features(1, n)[0], [layer.weight for layer in self.layers],
+                [layer.gates(op_table) for layer in self.layers], [layer.bias for layer in self.layers],
+                enc["adjacency"], enc["node_op"], enc["valid"])
         edge_op = self.edge_op(enc)
         residual = self.residual(n, edge_op.device)
         op_table = self.op_table()
