@@ -49,6 +49,10 @@ class GatesLayer(nn.Module):
             nn.init.uniform_(self.bias, -stdv, stdv)
 
     def support(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3 and x.stride(0) == 0 and x.shape[0] > 1:
+            # the first layer's input is the same for every graph (an expanded view): one product,
+            # not B; autograd's expand backward sums the batch before the weight gradient
+            return torch.matmul(x[0], self.weight).expand(x.shape[0], -1, -1).contiguous()
         return torch.matmul(x, self.weight).contiguous()
 
     def gates(self, op_table: torch.Tensor) -> torch.Tensor:
