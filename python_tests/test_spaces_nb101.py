@@ -400,3 +400,17 @@ def test_from_aw_nas_garbage_and_near_misses(spec, kind, data):
             aw_adj[0, v] = 1
     with pytest.raises(BAD):
         nb101.from_aw_nas(aw_adj, aw_ops)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 9))
+def test_path_sweep_equals_the_closure(seed, n):
+    """The one-sweep keep mask of topologically ordered graphs equals the transitive-closure one."""
+    rng = np.random.default_rng(seed)
+    B = 50
+    adj = np.triu(rng.random((B, n, n)) < rng.uniform(0.1, 0.7), 1).astype(np.int8)
+    out = rng.integers(1, n, B)  # the output vertex; later vertices are isolated (padding)
+    adj *= (np.arange(n)[None, :, None] <= out[:, None, None]) & (np.arange(n)[None, None, :] <= out[:, None, None])
+    reach = nb101._closure(adj)
+    expected = (reach[:, 0, :] & reach[np.arange(B), :, out]) > 0
+    assert np.array_equal(nb101._on_a_path_topological(adj != 0, out), expected)
