@@ -470,3 +470,20 @@ def test_config_and_input_errors():
         p.fit(np.arange(3), [1.0, np.nan, 2.0])
     with pytest.raises(TypeError, match="Specs"):
         GATESPredictor("nb101").score(["|none~0|"])
+
+
+def test_nb101_array_batches_are_encoded_a_chunk_at_a_time():
+    """Scores of an (adjacency, ops) batch do not depend on the chunking (the default micro-batch is
+    one shape for all), and a bad graph in a later chunk is named with its chunk's start."""
+    from nasfast.tabular.bundled import NB101_MAIN, npz_array
+
+    adj, ops = npz_array(NB101_MAIN, "adjacency")[:300], npz_array(NB101_MAIN, "ops")[:300]
+    p = GATESPredictor("nb101", layers=(16, 16), mlp_hidden=(16,))
+    whole = p.score((adj, ops), chunk_size=4096, micro_batch=64)
+    assert whole.shape == (300,) and np.isfinite(whole).all()
+    assert np.array_equal(p.score((adj, ops), chunk_size=64, micro_batch=64), whole)
+    assert np.array_equal(p.score([nb101.Spec(a, o) for a, o in zip(adj, ops)], micro_batch=64), whole)
+    bad = ops.copy()
+    bad[200, 0] = 0  # graph 200 loses its input label
+    with pytest.raises(ValueError, match="NB101 graph 8: .*chunk that starts at arch 192"):
+        p.score((adj, bad), chunk_size=64, micro_batch=64)

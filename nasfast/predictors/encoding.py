@@ -108,12 +108,18 @@ def nb101_to_aw_layout(adj: np.ndarray, ops: np.ndarray) -> tuple[np.ndarray, np
     is our vertex d for d < n - 1, our output (n - 1) for d = 6, and padding in between. Labels are
     kept in our numbering (the op index change is done by the gate-table lookup)."""
     B, v = ops.shape
-    n = (ops != nb101.PAD).sum(1, keepdims=True)  # (B, 1) real vertices, output at n - 1
+    short = np.flatnonzero(ops[:, v - 1] == nb101.PAD)  # only graphs with padding move vertices
+    if short.size == 0:
+        return adj, ops
+    adj, ops = adj.copy(), ops.copy()
+    a, o = adj[short], ops[short]
+    n = (o != nb101.PAD).sum(1, keepdims=True)  # (b, 1) real vertices, output at n - 1
     d = np.arange(v)[None, :]
-    src = np.where(d < n - 1, d, np.where(d == v - 1, n - 1, d + 1))  # (B, 7) our vertex at slot d
+    src = np.where(d < n - 1, d, np.where(d == v - 1, n - 1, d + 1))  # (b, 7) our vertex at slot d
     src = np.minimum(src, v - 1)
-    b = np.arange(B)[:, None, None]
-    return adj[b, src[:, :, None], src[:, None, :]], np.take_along_axis(ops, src, 1)
+    b = np.arange(len(short))[:, None, None]
+    adj[short], ops[short] = a[b, src[:, :, None], src[:, None, :]], np.take_along_axis(o, src, 1)
+    return adj, ops
 
 
 def encode_nb101(archs: Any) -> Encoded:

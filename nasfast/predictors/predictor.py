@@ -122,18 +122,26 @@ class GATESPredictor:
             raise ValueError(f"chunk_size and micro_batch must be positive, got {chunk_size}, {micro_batch}")
         chunk_size = -(-chunk_size // micro_batch) * micro_batch
         self.net.eval()
-        enc = self.encode(archs)
-        n = batch_size(enc)
         ref_emb = self.net.embed(self.net.references()) if self.loss == "comparator" else None
-        out = np.empty(n, dtype=np.float64)
-        for s in range(0, n, chunk_size):
-            idx = np.arange(s, min(s + chunk_size, n))
-            m = len(idx)
-            idx = np.concatenate([idx, np.full(-(-m // micro_batch) * micro_batch - m, n - 1)])
-            chunk = to_device(take(enc, idx), self.device)
-            scores = [self.net.score(take(chunk, slice(k, k + micro_batch)), ref_emb)
-                      for k in range(0, len(idx), micro_batch)]
-            out[s:s + m] = torch.cat(scores)[:m].double().cpu().numpy()
+        n, pieces = _raw_pieces(self.space, archs, chunk_size)
+        scores_of_pieces = []
+        for start, piece in pieces:  # encoded a chunk at a time: its temporaries stay in cache
+            try:
+                enc = self.encode(piece)
+            except ValueError as exc:
+                if start == 0:
+                    raise
+                raise ValueError(f"{exc} (numbered within the chunk that starts at arch {start})") from exc
+            for s in range(0, batch_size(enc), chunk_size):
+                m = min(chunk_size, batch_size(enc) - s)
+                idx = np.concatenate([np.arange(s, s + m), np.full(-(-m // micro_batch) * micro_batch - m, s + m - 1)])
+                chunk = to_device(take(enc, idx), self.device)
+                scores = [self.net.score(take(chunk, slice(k, k + micro_batch)), ref_emb)
+                          for k in range(0, len(idx), micro_batch)]
+                scores_of_pieces.append(torch.cat(scores)[:m].double().cpu().numpy())
+        out = np.concatenate(scores_of_pieces) if scores_of_pieces else np.empty(0, dtype=np.float64)
+        if n is not None and len(out) != n:  # pragma: no cover - a slicing bug, never a user error
+            raise AssertionError(f"scored {len(out)} archs, expected {n}")
         return out
 
     def to(self, device: str | torch.device) -> GATESPredictor:
@@ -160,6 +168,20 @@ class GATESPredictor:
 
     def __repr__(self) -> str:
         return f"GATESPredictor(space={self.space!r}, encoder={self.encoder!r}, loss={self.loss!r})"
+
+
+def _raw_pieces(space: str, archs: Any, size: int) -> tuple[int | None, Any]:
+    """(count, (start, piece) for pieces of at most ``size`` archs) for the large-array inputs (an NB101 ``(adjacency,
+    ops)`` batch, an NB201 index or op-index array, a (B, 2, 8, 2) DARTS array); anything else is
+    one piece (count None: known after encoding)."""
+    if space == "nb101" and isinstance(archs, tuple) and len(archs) == 2 and getattr(archs[1], "ndim", 0) == 2:
+        n = len(archs[1])
+        return n, ((s, (archs[0][s:s + size], archs[1][s:s + size])) for s in range(0, n, size))
+    if isinstance(archs, (np.ndarray, torch.Tensor)) and (
+            (space == "nb201" and archs.ndim >= 1) or (space == "darts" and archs.ndim == 4)):
+        n = len(archs)
+        return n, ((s, archs[s:s + size]) for s in range(0, n, size))
+    return None, iter([(0, archs)])
 
 
 def _references(acc: np.ndarray, n: int, choice: str, seed: int) -> np.ndarray:
