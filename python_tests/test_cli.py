@@ -211,9 +211,9 @@ def test_resume_nb101_after_a_torn_write_equals_uninterrupted(tmp_path):
 def test_reproduce_proxybo_one_dataset(tmp_path):
     out = tmp_path / "pbo"
     nasfast("reproduce", "proxybo-nb201", "--quick", "--budget", "6", "--seeds", "1", "--datasets", "ImageNet16-120",
-            "--no-progress", "--out", str(out))
+            "--methods", "rs", "proxybo", "--no-progress", "--out", str(out))
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert rows and {r["dataset"] for r in rows} == {"ImageNet16-120"}
+    assert {(r["method"], r["dataset"]) for r in rows} == {("rs", "ImageNet16-120"), ("proxybo", "ImageNet16-120")}
     p = nasfast("reproduce", "proxybo-nb201", "--quick", "--datasets", "mnist", "--out", str(out), check=False)
     assert p.returncode != 0 and "unknown dataset 'mnist'" in p.stderr

@@ -35,6 +35,8 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
                    help="landmark-nb201: lambda schedule (default reference: the code's; paper: Eq. 7 as written)")
     p.add_argument("--budget", type=int, help="proxybo-nb201: distinct evaluations per search (default 200)")
     p.add_argument("--workers", type=int, help="proxybo-nb201: searches run in parallel processes (default 1)")
+    p.add_argument("--methods", nargs="+", metavar="METHOD",
+                   help="proxybo-nb201: only these methods (default all; the rest can be added later into the same --out)")
     p.add_argument("--datasets", nargs="+", metavar="DATASET",
                    help="proxybo-nb201: only these NB201 heads (default all three; a later run with the same --out "
                         "and all three reuses these runs)")
@@ -78,7 +80,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         from nasfast.reproduce import proxybo
 
         proxybo.run(out, seeds=args.seeds, budget=args.budget, quick=args.quick, workers=args.workers or 1,
-                    datasets=args.datasets, progress=not args.no_progress)
+                    methods=args.methods, datasets=args.datasets, progress=not args.no_progress)
         return 0
     reproduce.run(args.experiment, out, seeds=args.seeds, epochs=args.epochs, counts=args.counts,
                   configs=args.configs, quick=args.quick, device=args.device, threads=args.threads, progress=not args.no_progress)
