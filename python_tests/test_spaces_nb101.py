@@ -69,6 +69,11 @@ def test_raw_specs_prune_to_stored(naslib):
     assert naslib["raw_adjacency"].sum(axis=(1, 2)).max() > 9  # raw edge counts are not limited
     pa, po = nb101.prune_batch(naslib["raw_adjacency"], naslib["raw_ops"])
     assert np.array_equal(pa, naslib["adjacency"]) and np.array_equal(po, naslib["ops"])
+    for dtype in (np.int8, np.int64, np.float32):  # int8 is checked in int8 (the fast path), the rest in int64
+        pa, po = nb101.prune_batch(naslib["raw_adjacency"].astype(dtype), naslib["raw_ops"].astype(dtype))
+        assert np.array_equal(pa, naslib["adjacency"]) and np.array_equal(po, naslib["ops"])
+    assert nb101.fingerprint(naslib["raw_adjacency"].astype(np.int8), naslib["raw_ops"].astype(np.int8)) == \
+        nb101.fingerprint(naslib["raw_adjacency"].astype(np.int64), naslib["raw_ops"].astype(np.int64))
     for raw_a, raw_o, adj, ops in zip(naslib["raw_adjacency"], naslib["raw_ops"],
                                       naslib["adjacency"], naslib["ops"]):
         spec = Spec(raw_a, raw_o)
