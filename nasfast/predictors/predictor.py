@@ -110,13 +110,14 @@ class GATESPredictor:
         return float(scale)
 
     @torch.no_grad()
-    def score(self, archs: Any, chunk_size: int = 4096, micro_batch: int = 2048) -> np.ndarray:
+    def score(self, archs: Any, chunk_size: int = 16384, micro_batch: int = 4096) -> np.ndarray:
         """Scores (float64, higher = better) of ``archs``, computed ``chunk_size`` archs at a time.
 
         The network always sees micro-batches of exactly ``micro_batch`` archs at positions that
         are multiples of it (the last one padded by repetition), and ``chunk_size`` is rounded up
         to a multiple of it: float32 BLAS may round a row differently with the batch shape, and
-        this makes the scores bit-identical for every ``chunk_size``.
+        this makes the scores bit-identical for every ``chunk_size``. The defaults were the fastest
+        on 2 CPU threads (423,624 NB101 specs in 2.4 s; benchmarks/RESULTS.md).
         """
         if chunk_size < 1 or micro_batch < 1:
             raise ValueError(f"chunk_size and micro_batch must be positive, got {chunk_size}, {micro_batch}")
