@@ -20,18 +20,14 @@
 #include <vector>
 
 #include "../gates_aggregate.h"
+#include "x86_64_v3.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
-#define NASFAST_HAVE_X86_64_V3 1
-#endif
 
 namespace nasfast {
 namespace gates_aggregate {
 namespace {
 
 constexpr int64_t kGradChunk = 64;  // graphs per dL/dG partial
-
-#define NASFAST_ALWAYS_INLINE __attribute__((always_inline)) inline
 
 // kBytes-wide vectors with element alignment, so rows need no padding or alignment.
 template <typename T, int kBytes>
@@ -173,10 +169,6 @@ __attribute__((target("arch=x86-64-v3"))) int64_t grad_gate_chunk_v3(
   return grad_gate_chunk_impl<T, 32>(dy, S, E, b0, b1, N, D, K, partial);
 }
 
-bool cpu_has_x86_64_v3() {
-  static const bool has = __builtin_cpu_supports("x86-64-v3");
-  return has;
-}
 #endif
 
 template <typename T, bool kTranspose>

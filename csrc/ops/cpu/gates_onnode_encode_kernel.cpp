@@ -18,18 +18,14 @@
 #include <vector>
 
 #include "../gates_onnode_encode.h"
+#include "x86_64_v3.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
-#define NASFAST_HAVE_X86_64_V3 1
-#endif
 
 namespace nasfast {
 namespace gates_onnode_encode {
 namespace {
 
 constexpr int64_t kChunk = 32;  // graphs per GEMM: 32 x 6 rows x 128 floats = 96 KiB per buffer
-
-#define NASFAST_ALWAYS_INLINE __attribute__((always_inline)) inline
 
 struct Layer {
   const void* W;  // (d_in, d_out)
@@ -141,8 +137,7 @@ int64_t encode_chunk(const T* S1, const std::vector<Layer>& layers, const bool* 
                      const bool* valid, int64_t b0, int64_t b1, int64_t N, int64_t K, T* Y, T* S, T* p,
                      const T** rows, T* out) {
 #ifdef NASFAST_HAVE_X86_64_V3
-  static const bool v3 = __builtin_cpu_supports("x86-64-v3");
-  if (v3) return encode_chunk_v3<T>(S1, layers, adj, op, valid, b0, b1, N, K, Y, S, p, rows, out);
+  if (cpu_has_x86_64_v3()) return encode_chunk_v3<T>(S1, layers, adj, op, valid, b0, b1, N, K, Y, S, p, rows, out);
 #endif
   return encode_chunk_base<T>(S1, layers, adj, op, valid, b0, b1, N, K, Y, S, p, rows, out);
 }
