@@ -11,15 +11,13 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/mm.h>
-
-#include <algorithm>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "../gates_onnode_encode.h"
 #include "x86_64_v3.h"
-
 
 namespace nasfast {
 namespace gates_onnode_encode {
