@@ -205,8 +205,8 @@ GATES_NB101 = PredictorExperiment(
     count_is_percent=False, label_column="cifar10/acc/valid/108ep", quick_counts=(190, 381),
     paper_tau=NB101_PAPER_TAU, acceptance=_nb101_checks,
     notes=(
-        "labels: our NB101 labels are one training run per arch (the bundled 30k subset); the paper used "
-        "the mean of the 3 runs (A1.1), which may cost some tau",
+        "labels: our NB101 labels are one value per arch (the bundled 30k subset), which looks like the best of "
+        "NB101's 3 training runs rather than one run (PROVENANCE.md); the paper used the mean of the 3 (A1.1)",
         f"test set: {NB101_TEST_SIZE:,} archs of our 30,001-arch subset (np.random.default_rng("
         f"{GATES_NB101_SPLIT_SEED}).permutation, first {NB101_TEST_SIZE:,}), not the paper's 42,362; "
         "training archs are drawn from the other 25,001",
