@@ -50,6 +50,10 @@ def test_nb201_quick_writes_everything_and_resumes(tmp_path):
     # a run killed midway: only the missing rows are trained, appended after the kept ones
     lines = before.decode().splitlines(keepends=True)
     (out / "results.csv").write_text("".join(lines[:6]))  # header + 5 rows
+    # --report-only trains nothing: the table is re-written from the 5 rows there
+    only = nasfast("reproduce", "gates-nb201", "--quick", "--out", str(out), "--no-progress", "--report-only")
+    assert "report only, from the 5 row(s)" in only.stdout and len(rows(out)) == 5
+    assert sum(c["n_seeds"] for c in json.loads((out / "summary.json").read_text())["cells"]) == 5
     resumed = nasfast("reproduce", "gates-nb201", "--quick", "--out", str(out), "--no-progress")
     assert "7 run(s) to do, 5 already" in resumed.stdout
     after = rows(out)
@@ -86,6 +90,8 @@ def test_bad_arguments(tmp_path):
     assert bad.returncode == 2 and "percentages" in bad.stderr and "150" in bad.stderr
     bad = nasfast("reproduce", "gates-nb101", "--quick", "--counts", "30000", "--out", str(tmp_path), check=False)
     assert bad.returncode == 2 and "30000" in bad.stderr and not (tmp_path / "results.csv").exists()
+    bad = nasfast("reproduce", "gates-nb101", "--report-only", "--out", str(tmp_path), check=False)
+    assert bad.returncode == 2 and "no gates-nb101 rows" in bad.stderr
 
 
 def test_results_of_another_experiment_are_refused(tmp_path):

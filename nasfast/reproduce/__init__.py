@@ -44,7 +44,8 @@ def get(name: str) -> PredictorExperiment:
 
 def run(name: str, out: str | Path, *, seeds: int | None = None, epochs: int | None = None,
         counts: Sequence[float] | None = None, configs: Sequence[str] | None = None, quick: bool = False,
-        device: str = "cpu", threads: int | None = None, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
+        device: str = "cpu", threads: int | None = None, progress: bool = True, echo: Callable[[str], None] = print,
+        report_only: bool = False) -> dict[str, Any]:
     """Run (or resume) experiment ``name`` into directory ``out``; see the module docstring.
 
     ``seeds``: how many (0..seeds-1; default 3, 2 with ``quick``). ``epochs``: default 200 (2 with
@@ -53,7 +54,8 @@ def run(name: str, out: str | Path, *, seeds: int | None = None, epochs: int | N
     counts, seeds and epochs, for CI; its rows are kept apart from full-size ones (``variant``).
     ``threads``: ``torch.set_num_threads`` for the whole run (default: torch's own; 1 with
     ``quick``). On a shared machine 1 thread can be many times faster than 2 busy-waiting ones.
-    ``echo`` receives one line per finished run and the final table.
+    ``echo`` receives one line per finished run and the final table. ``report_only``: run nothing,
+    only write the table etc. from what ``out/results.csv`` holds (missing cells show as not run).
     """
     exp = get(name)
     variant = "quick" if quick else "paper"
@@ -85,9 +87,14 @@ def run(name: str, out: str | Path, *, seeds: int | None = None, epochs: int | N
     done = log.done()
     # smallest counts first, all configs and seeds of a count before the next: early rows fill whole columns
     todo = [(count, seed, config) for count in counts for seed in req.seeds for config in configs
-            if (variant, config, format_count(count), seed, epochs) not in done]
-    skipped = len(counts) * len(configs) * seeds - len(todo)
-    echo(f"{exp.name}: {len(todo)} run(s) to do, {skipped} already in {out / 'results.csv'} (skipped)")
+            if (variant, config, format_count(count), seed, epochs) not in done and not report_only]
+    if report_only:
+        if not done:
+            raise ValueError(f"--report-only: {out / 'results.csv'} has no {exp.name} rows to report")
+        echo(f"{exp.name}: report only, from the {len(done)} row(s) in {out / 'results.csv'}")
+    else:
+        skipped = len(counts) * len(configs) * seeds - len(todo)
+        echo(f"{exp.name}: {len(todo)} run(s) to do, {skipped} already in {out / 'results.csv'} (skipped)")
 
     from tqdm.auto import tqdm
 

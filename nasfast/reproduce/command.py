@@ -31,6 +31,9 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int,
                    help="torch CPU threads (default: torch's; 1 with --quick); 1 is often faster on a busy machine")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per run instead)")
+    p.add_argument("--report-only", action="store_true",
+                   help="gates-nb101 / gates-nb201: write the table from OUT/results.csv and run nothing (a "
+                        "missing cell shows as not run)")
     p.add_argument("--schedule", choices=("reference", "paper"),
                    help="landmark-nb201: lambda schedule (default reference: the code's; paper: Eq. 7 as written)")
     p.add_argument("--budget", type=int, help="proxybo-nb201: distinct evaluations per search (default 200)")
@@ -83,5 +86,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                     methods=args.methods, datasets=args.datasets, progress=not args.no_progress)
         return 0
     reproduce.run(args.experiment, out, seeds=args.seeds, epochs=args.epochs, counts=args.counts,
-                  configs=args.configs, quick=args.quick, device=args.device, threads=args.threads, progress=not args.no_progress)
+                  configs=args.configs, quick=args.quick, device=args.device, threads=args.threads, progress=not args.no_progress,
+                  report_only=args.report_only)
     return 0
