@@ -8,8 +8,14 @@
 
 Same networks (same initial weights), same batch (the bundled CIFAR-10 batch, 64 images, 32 px),
 float32, the paper-size network (C = 16, 5 cells per stage). Values are compared (float32, rel 1e-3).
-Also times ``avg_pool3x3`` against torch's pooling on one stage-1 activation.
-Usage: ``python benchmarks/bench_proxies.py [--threads 2] [--archs 6] [--arch-batch 1 4]``.
+Also times ``avg_pool3x3`` against torch's pooling on one stage-1 activation, and (``--table-archs``
+> 0) the table path ``run_nb201_table`` (what ``nasfast proxies --workers W`` runs) over that many
+random live archs with W worker processes sharing the ``--threads`` (process start-up included).
+Last, the arithmetic bound: the convolution and linear FLOPs the shared passes cannot avoid (forward,
+input and weight gradients for the loss, input gradients for jacob_cov: 4x the forward's) at the
+``torch.mm`` rate measured in the same run, i.e. the fastest any exact batched method could be here.
+Usage: ``python benchmarks/bench_proxies.py [--threads 2] [--archs 6] [--arch-batch 1 4]
+[--table-archs 24] [--table-workers 1 2]``.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ def main() -> None:
     ap.add_argument("--proxies", default=",".join(DEFAULT))
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--table-archs", type=int, default=0, help="also time run_nb201_table over this many archs")
+    ap.add_argument("--table-workers", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     names = args.proxies.split(",")
@@ -93,6 +101,10 @@ def main() -> None:
         rel = max(abs(o - r) / max(abs(r), 1e-12) for n in names for o, r in zip(out[n], ref_values[n]))
         print(f"{b:>10}{t:>30.3f}{single_total / t:>9.2f}x{rel:>14.1e}")
 
+    if args.table_archs:
+        table_throughput(args, names, single_total, rng)
+    flop_bound(nets, x, single_total)
+
     pool = torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False)
     for (label, fn), fmt in itertools.product((("torch AvgPool2d", pool), ("nasfast avg_pool3x3", avg_pool3x3)),
                                                (torch.contiguous_format, torch.channels_last)):
@@ -104,6 +116,54 @@ def main() -> None:
         yv = fn(xr)
         bwd = best_of(lambda yv=yv, xr=xr, g=g: torch.autograd.grad(yv, xr, g, retain_graph=True), 10)
         print(f"{label:<27} (64,16,32,32): forward {fwd * 1e3:7.2f} ms, backward {bwd * 1e3:7.2f} ms")
+
+
+def flop_bound(nets, x: torch.Tensor, single_total: float) -> None:
+    """Print the conv + linear FLOPs per arch and the time they take at the measured GEMM rate."""
+    counted = (torch.nn.Conv2d, torch.nn.Linear)
+    per_arch = []
+    for net in nets:
+        total = [0]
+
+        def count(m, _inp, out, total=total):
+            k = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] if isinstance(m, torch.nn.Conv2d) \
+                else m.in_features
+            total[0] += 2 * out.numel() * k
+        hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, counted)]
+        with torch.no_grad():
+            net(x)
+        for h in hooks:
+            h.remove()
+        per_arch.append(total[0])
+    need = 4 * float(np.mean(per_arch))
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    rate = 2 * 2048 ** 3 / best_of(lambda: a @ b, 5)
+    bound = need / rate
+    print(f"\nforward conv + linear FLOPs per arch (batch 64): {np.mean(per_arch) / 1e9:.2f} G; the shared passes "
+          f"need 4x = {need / 1e9:.2f} G")
+    print(f"torch.mm 2048^3 float32: {rate / 1e9:.0f} GFLOP/s -> at best {bound:.3f} s/arch, "
+          f"{single_total / bound:.2f}x one at a time")
+
+
+def table_throughput(args, names, single_total: float, rng: np.random.Generator) -> None:
+    """Seconds per arch of the table path, W processes x (threads / W) torch threads each."""
+    import tempfile
+
+    from nasfast.proxies.table import TableConfig, run_nb201_table
+
+    indices = []
+    while len(indices) < args.table_archs:
+        a = nb201.sample(rng)
+        if has_input_output_path(a.op_indices) and a.index not in indices:
+            indices.append(a.index)
+    config = TableConfig(proxies=tuple(names))
+    print(f"\n{'table workers':>13}{'threads each':>14}{'s/arch (all proxies)':>22}{'vs one at a time':>18}")
+    for w in args.table_workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            run_nb201_table(indices, config, f"{tmp}/t.csv", progress=False, workers=w)
+            per = (time.perf_counter() - t) / len(indices)
+        print(f"{w:>13}{max(1, args.threads // w):>14}{per:>22.3f}{single_total / per:>17.2f}x")
 
 
 if __name__ == "__main__":
