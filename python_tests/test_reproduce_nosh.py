@@ -73,6 +73,7 @@ def test_variants_parse_and_run(tmp_path):
     assert nosh.parse_variant("rank-nosh[r=0.3,E=4-36-108,M=90,prior=params]") == (
         "rank-nosh", {"ratio": 0.3, "schedule": (4, 36, 108), "pool_size": 90, "prior": "params"})
     assert nosh.parse_variant("rea") == ("rea", {})
+    assert nosh.parse_variant("rank-nosh[ranker=arch2vec,M=450]") == ("rank-nosh", {"ranker": "arch2vec", "pool_size": 450})
     for bad in ("rank-nosh[q=1]", "rank-nosh[r=x]", "sh[r=0.3]", "rank-nosh[r]"):
         with pytest.raises(ValueError):
             nosh.parse_variant(bad)

@@ -87,7 +87,7 @@ SWEEPS = {"nb201": (*(f"rank-nosh[r={r},M=300]" for r in (0.3, 0.4, 0.5, 0.6, 0.
 PAPER_TABLE7 = {"r=0.7": (9750, 91.58), "r=0.6": (7400, 91.59), "r=0.5": (5550, 91.60), "r=0.4": (4100, 91.58),
                 "r=0.3": (2950, 91.40), "E=10-50-200": (6750, 91.60), "E=10-50-100-200": (5550, 91.60),
                 "E=5-25-50-200": (4075, 91.59), "E=5-10-25-200": (3400, 91.57)}
-_VARIANT_KEYS = {"r": "ratio", "E": "schedule", "M": "pool_size", "prior": "prior"}
+_VARIANT_KEYS = {"r": "ratio", "E": "schedule", "M": "pool_size", "prior": "prior", "ranker": "ranker"}
 DATASETS = {"nb201": ("cifar10", "cifar100", "ImageNet16-120"), "nb101": ("cifar10",)}
 #: issue 7: >= 10 seeds
 DEFAULT_SEEDS = 10
@@ -137,7 +137,7 @@ def parse_variant(method: str) -> tuple[str, dict[str, Any]]:
             raise ValueError(f"bad variant {item!r} in {method!r}; use key=value with keys {sorted(_VARIANT_KEYS)}")
         try:
             out[_VARIANT_KEYS[key]] = (tuple(int(e) for e in value.split("-")) if key == "E" else int(value)
-                                       if key == "M" else value if key == "prior" else float(value))
+                                       if key == "M" else value if key in ("prior", "ranker") else float(value))
         except ValueError:
             raise ValueError(f"bad value {value!r} for {key} in {method!r}") from None
     return base, out

@@ -38,7 +38,10 @@ each a constructor argument of ``RankNOSH``:
    strategy's generator; Eq. (1) enters as a scalar key whose pairwise comparisons *are* Eq. (1)
    (``ranking_key``), sampled as aw_nas does (at most 4n random pairs per minibatch). Small by
    default (``RANKER_DEFAULTS``) so that a run stays within seconds. ``None``: random proposals
-   (ablation "no ranker"). arch2vec's pretrained GIN (the paper's encoder) is not implemented.
+   (ablation "no ranker"). ``"arch2vec"``: the paper's encoder, arch2vec's GIN-VAE pretrained once
+   per search on every candidate without labels (``nasfast.predictors.arch2vec``), frozen, with the
+   same comparator head trained on its vectors. Not the default: on NB101-30k it did no better than
+   GATES (``reproductions/nosh-nb101.md``), and it adds the pretraining (~2 min for 30k graphs).
 8. Ranking for a proposal: the comparator's soft win rate against ``num_references`` fixed pool archs
    (``PairwiseComparator.win_rate``) over every candidate not in S (``proposal_sample=None``: all of
    NB201 / the NB101-30k table), ties by candidate order; top ceil(K/2) (``exploit_fraction``), the
@@ -199,7 +202,8 @@ class RankNOSH(MultiFidelityStrategy):
         prior_fallback: NB201 column whose quantile replaces a missing prior value (None: NaN, last).
         level0_ratio: fraction of level 0 promoted per round (1/3).
         level0_pairs: "prior" or "none" (our choice 6).
-        ranker: a ``nasfast.predictors.network.ENCODERS`` name ("gates") or None (random proposals).
+        ranker: a ``nasfast.predictors.network.ENCODERS`` name ("gates"), "arch2vec" (the paper's
+            pretrained encoder, frozen; NB101 / NB201) or None (random proposals).
         ranker_config: overrides of ``RANKER_DEFAULTS`` / ``GATESPredictor`` config keys.
         exploit_fraction, window: the proposal split (0.5, 2: K/2 best + K/2 of the top 2K).
         proposal_sample: score this many random unseen candidates per round (None: all of them).
@@ -238,10 +242,12 @@ class RankNOSH(MultiFidelityStrategy):
         self.level0_ratio = check_ratio(level0_ratio, "level0_ratio", upper_inclusive=True)
         for label, value, choices in (("level0_pairs", level0_pairs, ("prior", "none")),
                                       ("rounding", rounding, ("cumulative", "per-round")),
-                                      ("ranker", ranker, (None, *ENCODERS))):
+                                      ("ranker", ranker, (None, *ENCODERS, "arch2vec"))):
             if value not in choices:
                 raise ValueError(f"rank-nosh {label} must be one of {list(choices)}, got {value!r}")
         self.level0_pairs, self.rounding, self.ranker = level0_pairs, rounding, ranker
+        if ranker == "arch2vec" and self.space_key not in ("nb101", "nb201"):
+            raise ValueError(f"rank-nosh ranker 'arch2vec' supports nb101 and nb201, not {self.space_key!r}")
         if not 0.0 <= exploit_fraction <= 1.0:
             raise ValueError(f"rank-nosh exploit_fraction must be in [0, 1], got {exploit_fraction!r}")
         if not window >= 1.0:
@@ -273,6 +279,7 @@ class RankNOSH(MultiFidelityStrategy):
         cfg.update(ranker_config or {})
         self.ranker_config = cfg
         self._inputs: Callable[[np.ndarray], Any] | None = None
+        self._embedding: np.ndarray | None = None  # arch2vec vectors of every candidate (ranker "arch2vec")
         #: the pyramid: pool positions in join order, their level and value (accuracy at the level)
         self.pool: list[int] = []
         self.level: dict[int, int] = {}
@@ -344,12 +351,45 @@ class RankNOSH(MultiFidelityStrategy):
         values = np.array([self._level_value(p) for p in self.pool], dtype=np.float64)
         if self.level0_pairs == "none":
             values[levels == 0] = np.nan  # all level-0 pairs become ties: dropped
+        if self.ranker == "arch2vec":
+            return self._arch2vec_fit_and_score(pool, ranking_key(levels, values), eligible, seed)
         t0 = time.perf_counter()
         model = GATESPredictor(_PREDICTOR_SPACE[self.space_key], self.ranker, "comparator", **self.ranker_config)
         model.fit(self._ranker_inputs(pool), ranking_key(levels, values), seed=seed)
         t1 = time.perf_counter()
         scores = model.score(self._ranker_inputs(eligible))
         return scores, {"fit_s": t1 - t0, "score_s": time.perf_counter() - t1}
+
+    def _arch2vec_fit_and_score(self, pool: np.ndarray, key: np.ndarray, eligible: np.ndarray,
+                                seed: int) -> tuple[np.ndarray, dict[str, float]]:
+        """The paper's ranker: a pairwise comparator over arch2vec vectors pretrained (once, without
+        labels, on every candidate; ``pretrain_s`` in the first round; ``ranker_config``
+        "pretrain_epochs", default arch2vec's 10) and then frozen."""
+        from nasfast.predictors import arch2vec
+
+        t0 = time.perf_counter()
+        if self._embedding is None:
+            everything = self._ranker_inputs(np.arange(len(self.archs)))
+            epochs = int(self.ranker_config.get("pretrain_epochs", arch2vec.PRETRAIN["epochs"]))
+            self._embedding = arch2vec.space_embedding(self.space_key, everything, seed=0, epochs=epochs)
+        t1 = time.perf_counter()
+        cfg = self.ranker_config
+        model = arch2vec.fit_comparator(
+            self._embedding[pool], key, seed=seed, epochs=int(cfg["epochs"]), hidden=tuple(cfg["mlp_hidden"]),
+            **{k: cfg[k] for k in ("batch_size", "lr", "max_compare_ratio", "dropout") if k in cfg})
+        t2 = time.perf_counter()
+        known = np.flatnonzero(np.isfinite(key))
+        n_ref = min(int(cfg.get("num_references", 32)), len(known))
+        if cfg.get("reference_choice", "random") == "top":
+            ref = pool[known[np.argsort(-key[known], kind="stable")[:n_ref]]]
+        else:
+            ref = pool[np.random.default_rng(seed).choice(known, size=n_ref, replace=False)]
+        import torch
+
+        emb = torch.as_tensor(self._embedding)
+        with torch.no_grad():
+            scores = model.win_rate(emb[torch.as_tensor(eligible)], emb[torch.as_tensor(ref)]).numpy()
+        return scores, {"pretrain_s": t1 - t0, "fit_s": t2 - t1, "score_s": time.perf_counter() - t2}
 
     # ---- Algorithms 1 and 2 --------------------------------------------------------------------------------
 
