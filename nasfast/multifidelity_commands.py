@@ -10,7 +10,7 @@ from typing import Any
 MF_ALGOS = ("rank-nosh", "sh", "hyperband")
 #: options of ``nasfast search`` that only these algorithms take: option -> (algos, constructor kwarg)
 MF_OPTIONS = {"ratio": (MF_ALGOS, "ratio"), "pool_size": (("rank-nosh",), "pool_size"),
-              "prior": (("rank-nosh",), "prior"), "archs": (("sh",), "n")}
+              "prior": (("rank-nosh",), "prior"), "ranker": (("rank-nosh",), "ranker"), "archs": (("sh",), "n")}
 #: single-fidelity options these algorithms refuse (they would be silently ignored otherwise)
 _NOT_HERE = ("budget", "population", "tournament", "proxies", "proxy_table", "candidates", "report_rule", "table",
              "valid_column", "test_column", "cost_column")
@@ -20,6 +20,8 @@ def add_mf_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ratio", type=float, help="rank-nosh / sh / hyperband: move ratio r (default 1/2)")
     p.add_argument("--pool-size", type=int, help="rank-nosh: pool size M (default 300)")
     p.add_argument("--prior", help="rank-nosh: Level-0 prior (default mag on nb201, trainable_parameters on nb101)")
+    p.add_argument("--ranker", choices=("gates", "arch2vec"),
+                   help="rank-nosh: the ranker's encoder (default gates; arch2vec: the paper's, pretrained first)")
     p.add_argument("--archs", type=int, help="sh: archs at the first rung (default 100)")
 
 
@@ -34,7 +36,7 @@ def mf_resume_args(args: argparse.Namespace, config: dict[str, Any]) -> None:
     args.algo = strategy["algo"]
     saved = {"space": strategy.get("space"), "seed": strategy.get("seed"),
              "dataset": config.get("evaluator", {}).get("dataset"), "pool_size": strategy.get("pool_size"),
-             "prior": strategy.get("prior"), "archs": strategy.get("n"),
+             "prior": strategy.get("prior"), "ranker": strategy.get("ranker"), "archs": strategy.get("n"),
              "ratio": float(Fraction(strategy["ratio"])) if "ratio" in strategy else None}
     for key, value in saved.items():
         if getattr(args, key) is None and value is not None and (key in ("space", "seed", "dataset")

@@ -81,7 +81,8 @@ def test_cli_multifidelity_search_and_resume(tmp_path, capsys):
     for argv, message in ((["--algo", "sh", "--budget", "5"], "--budget does not apply"),
                           (["--algo", "rea", "--ratio", "0.3"], "--ratio applies to"),
                           (["--algo", "sh", "--space", "nb301"], "nb201 or nb101"),
-                          (["--algo", "hyperband", "--pool-size", "9"], "--pool-size applies to")):
+                          (["--algo", "hyperband", "--pool-size", "9"], "--pool-size applies to"),
+                          (["--algo", "sh", "--ranker", "arch2vec"], "--ranker applies to")):
         assert main(["search", *argv, "--out", str(tmp_path / "x"), "--no-progress"]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
