@@ -9,8 +9,9 @@ module gives that encoder for NB101 and NB201 cells:
   conv1x1, conv3x3, avgpool, skip, none, output) as arch2vec orders them; an op node takes every op
   node that ends at its source node (the input node for source 0), the output takes those ending at 3.
 - ``GINVAE``: 5 hops (4 GIN layers of 2-layer MLPs with batch norm), hidden 128, latent 16 per node;
-  the decoder reconstructs ops (linear + sigmoid) and the adjacency (sigmoid of Z Z^T), dropout 0.3
-  on Z. The encoder reads the adjacency made symmetric (arch2vec's ``prep`` method 4, its config for
+  the decoder reconstructs ops (linear + sigmoid: arch2vec's decoder applies its adjacency
+  activation to the ops too, whatever the config names) and the adjacency (sigmoid of Z Z^T),
+  dropout 0.3 on Z. The encoder reads the adjacency made symmetric (arch2vec's ``prep`` method 4, its config for
   these spaces) and reconstructs that symmetric matrix; the loss is BCE(ops) + BCE(adjacency) + the
   KL term scaled as arch2vec scales it.
 - ``pretrain`` (Adam 1e-3, batch 32, 10 epochs: arch2vec's settings) and ``embed``: an arch's vector
@@ -19,9 +20,10 @@ module gives that encoder for NB101 and NB201 cells:
 - ``space_embedding(space, archs, seed)``: pretrain on the given archs (all candidates of a search;
   no accuracy is read) and embed them, cached in memory for the process.
 
-Our choices, where arch2vec's code does not decide: the graph vector is the mean over real nodes
-(arch2vec's search code averages over all 7 slots, padding included); the full candidate set is the
-pretraining set (arch2vec holds out 10 % to report reconstruction, which a search does not need).
+Our choices: the graph vector is the mean over real nodes (as we read arch2vec's feature extraction,
+it averages all 7 slots, padding included, which makes a vector depend on where the padding sits);
+the full candidate set is the pretraining set (arch2vec holds out 10 % to report reconstruction,
+which a search does not need).
 """
 
 from __future__ import annotations

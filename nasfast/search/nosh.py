@@ -40,8 +40,10 @@ each a constructor argument of ``RankNOSH``:
    default (``RANKER_DEFAULTS``) so that a run stays within seconds. ``None``: random proposals
    (ablation "no ranker"). ``"arch2vec"``: the paper's encoder, arch2vec's GIN-VAE pretrained once
    per search on every candidate without labels (``nasfast.predictors.arch2vec``), frozen, with the
-   same comparator head trained on its vectors. Not the default: on NB101-30k it did no better than
-   GATES (``reproductions/nosh-nb101.md``), and it adds the pretraining (~2 min for 30k graphs).
+   same comparator head trained on its vectors (``ranker_config``'s "pretrain_epochs" sets the
+   pretraining length, default arch2vec's 10). Not the default: on NB201 it gives the GATES
+   ranker's results with 5x faster rounds after ~50 s of pretraining, but on NB101-30k it ends on a
+   worse arch every time (``reproductions/nosh-nb201.md``, ``nosh-nb101.md``).
 8. Ranking for a proposal: the comparator's soft win rate against ``num_references`` fixed pool archs
    (``PairwiseComparator.win_rate``) over every candidate not in S (``proposal_sample=None``: all of
    NB201 / the NB101-30k table), ties by candidate order; top ceil(K/2) (``exploit_fraction``), the
