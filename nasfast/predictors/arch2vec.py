@@ -202,12 +202,19 @@ _CACHE: dict[tuple[str, str, int], np.ndarray] = {}
 
 def space_embedding(space: str, archs: Any, seed: int = 0, **pretrain_args: Any) -> np.ndarray:
     """arch2vec vectors (B x 16, float32) of ``archs`` (as ``graph_tensors`` takes them), pretrained on
-    exactly these graphs; kept in memory per (space, graphs, seed, settings) for the process."""
+    exactly these graphs; kept in memory per (space, graphs, seed, settings) for the process. A
+    progress bar (on a terminal only) counts the pretraining epochs."""
     adj, ops = graph_tensors(space, archs)
     h = hashlib.sha256(adj.numpy().tobytes() + ops.numpy().tobytes() + repr(sorted(pretrain_args.items())).encode())
     key = (space, h.hexdigest(), int(seed))
     if key not in _CACHE:
-        model = pretrain(adj, ops, seed=seed, **pretrain_args)
+        from tqdm.auto import tqdm
+
+        epochs = int(pretrain_args.get("epochs", PRETRAIN["epochs"]))
+        with tqdm(total=epochs, desc=f"arch2vec pretraining ({len(adj):,} {space} graphs)", unit="epoch",
+                  leave=False, disable=None) as bar:
+            model = pretrain(adj, ops, seed=seed, progress=lambda _e, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3f}")),
+                             **pretrain_args)
         _CACHE[key] = model.embed(adj, ops).numpy()
     return _CACHE[key]
 
