@@ -368,6 +368,7 @@ class RankNOSH(MultiFidelityStrategy):
         labels, on every candidate; ``pretrain_s`` in the first round; ``ranker_config``
         "pretrain_epochs", default arch2vec's 10) and then frozen."""
         from nasfast.predictors import arch2vec
+        from nasfast.predictors.predictor import _references
 
         t0 = time.perf_counter()
         if self._embedding is None:
@@ -380,12 +381,9 @@ class RankNOSH(MultiFidelityStrategy):
             self._embedding[pool], key, seed=seed, epochs=int(cfg["epochs"]), hidden=tuple(cfg["mlp_hidden"]),
             **{k: cfg[k] for k in ("batch_size", "lr", "max_compare_ratio", "dropout") if k in cfg})
         t2 = time.perf_counter()
-        known = np.flatnonzero(np.isfinite(key))
-        n_ref = min(int(cfg.get("num_references", 32)), len(known))
-        if cfg.get("reference_choice", "random") == "top":
-            ref = pool[known[np.argsort(-key[known], kind="stable")[:n_ref]]]
-        else:
-            ref = pool[np.random.default_rng(seed).choice(known, size=n_ref, replace=False)]
+        # the references as the GATES comparator picks them (GATESPredictor.fit)
+        ref = pool[_references(key, min(int(cfg.get("num_references", 32)), len(key)),
+                               cfg.get("reference_choice", "random"), seed)]
         import torch
 
         emb = torch.as_tensor(self._embedding)
