@@ -17,6 +17,12 @@ from nasfast.spaces import nb201
 from nasfast.tabular.bundled import NB101_MAIN, npz_array
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Pretrained vectors go to a per-test folder, never to the user's ~/.cache."""
+    monkeypatch.setenv("NASFAST_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="module")
 def nb101_graphs():
     rows = np.arange(400)
@@ -89,6 +95,26 @@ def test_space_embedding_is_cached_and_seeded():
     assert arch2vec.space_embedding("nb201", idx, seed=3, epochs=1) is a
     b = arch2vec.space_embedding("nb201", idx, seed=4, epochs=1)
     assert a.shape == (len(idx), 16) and not np.allclose(a, b)
+
+
+def test_vectors_are_cached_on_disk_for_the_next_process(tmp_path, monkeypatch):
+    idx = np.arange(0, 15625, 97)
+    first = arch2vec.space_embedding("nb201", idx, seed=5, epochs=1)
+    assert len(list((tmp_path / "cache" / "arch2vec").glob("nb201-*-seed5.npy"))) == 1
+    arch2vec._CACHE.clear()  # what a new process starts with
+    monkeypatch.setattr(arch2vec, "pretrain", lambda *a, **k: pytest.fail("pretrained again"))
+    np.testing.assert_array_equal(arch2vec.space_embedding("nb201", idx, seed=5, epochs=1), first)
+    monkeypatch.setenv("NASFAST_CACHE", "off")
+    assert arch2vec.cache_dir() is None
+
+
+def test_an_unwritable_cache_only_warns(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("NASFAST_CACHE", str(blocker))
+    with pytest.warns(UserWarning, match="could not cache"):
+        emb = arch2vec.space_embedding("nb201", np.arange(40), seed=0, epochs=1)
+    assert emb.shape == (40, 16)
 
 
 def test_comparator_on_frozen_vectors_learns_the_order():

@@ -18,7 +18,7 @@ module gives that encoder for NB101 and NB201 cells:
   is the mean of its real nodes' latent means, so the vector does not depend on the node order
   (isomorphic cells get one vector) or on padding.
 - ``space_embedding(space, archs, seed)``: pretrain on the given archs (all candidates of a search;
-  no accuracy is read) and embed them, cached in memory for the process.
+  no accuracy is read) and embed them, cached in memory and on disk (``cache_dir()``).
 
 Our choices: the graph vector is the mean over real nodes (as we read arch2vec's feature extraction,
 it averages all 7 slots, padding included, which makes a vector depend on where the padding sits);
@@ -29,7 +29,10 @@ which a search does not need).
 from __future__ import annotations
 
 import hashlib
+import os
+import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -198,15 +201,32 @@ def pretrain(adj: torch.Tensor, ops: torch.Tensor, *, epochs: int = PRETRAIN["ep
 
 
 _CACHE: dict[tuple[str, str, int], np.ndarray] = {}
+#: bump when the model or the pretraining changes, so that vectors cached on disk are not reused
+_CACHE_VERSION = 1
+
+
+def cache_dir() -> Path | None:
+    """Where pretrained vectors are kept between processes: ``$NASFAST_CACHE/arch2vec`` (default
+    ``~/.cache/nasfast/arch2vec``); ``NASFAST_CACHE=off`` keeps them in memory only."""
+    root = os.environ.get("NASFAST_CACHE", str(Path.home() / ".cache" / "nasfast"))
+    return None if root.lower() in ("off", "0", "") else Path(root) / "arch2vec"
 
 
 def space_embedding(space: str, archs: Any, seed: int = 0, **pretrain_args: Any) -> np.ndarray:
     """arch2vec vectors (B x 16, float32) of ``archs`` (as ``graph_tensors`` takes them), pretrained on
-    exactly these graphs; kept in memory per (space, graphs, seed, settings) for the process. A
-    progress bar (on a terminal only) counts the pretraining epochs."""
+    exactly these graphs; kept per (space, graphs, seed, settings) in memory and in ``cache_dir()``
+    (a file per key; an unwritable directory only costs a warning). A progress bar (on a terminal
+    only) counts the pretraining epochs."""
     adj, ops = graph_tensors(space, archs)
-    h = hashlib.sha256(adj.numpy().tobytes() + ops.numpy().tobytes() + repr(sorted(pretrain_args.items())).encode())
+    h = hashlib.sha256(adj.numpy().tobytes() + ops.numpy().tobytes()
+                       + repr((_CACHE_VERSION, sorted(pretrain_args.items()))).encode())
     key = (space, h.hexdigest(), int(seed))
+    folder = cache_dir()
+    path = None if folder is None else folder / f"{space}-{key[1][:24]}-seed{int(seed)}.npy"
+    if key not in _CACHE and path is not None and path.exists():
+        cached = np.load(path)
+        if cached.shape == (len(adj), GINVAE(ops.shape[-1]).mu.out_features):
+            _CACHE[key] = cached
     if key not in _CACHE:
         from tqdm.auto import tqdm
 
@@ -216,6 +236,15 @@ def space_embedding(space: str, archs: Any, seed: int = 0, **pretrain_args: Any)
             model = pretrain(adj, ops, seed=seed, progress=lambda _e, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3f}")),
                              **pretrain_args)
         _CACHE[key] = model.embed(adj, ops).numpy()
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+                np.save(tmp, _CACHE[key])
+                os.replace(tmp, path)  # whole files only, even with several processes
+            except OSError as err:
+                warnings.warn(f"arch2vec: could not cache the vectors in {path.parent} ({err}); set "
+                              "NASFAST_CACHE to a writable folder, or to 'off'", stacklevel=2)
     return _CACHE[key]
 
 
