@@ -42,6 +42,8 @@ from torch import nn
 
 #: one-hot width of each space's op types
 NUM_OP_TYPES = {"nb101": 5, "nb201": 7}
+#: latent width per node (arch2vec's ``dim``)
+LATENT = 16
 #: arch2vec's pretraining settings (``models/configs.py``, ``pretraining_*.py``)
 PRETRAIN = dict(epochs=10, batch_size=32, lr=1e-3)
 # our NB101 labels (-1 input, 0 conv3x3, 1 conv1x1, 2 maxpool, -2 output, -3 padding) -> arch2vec's
@@ -119,7 +121,7 @@ class _GINMLP(nn.Module):
 class GINVAE(nn.Module):
     """arch2vec's model: GIN encoder to per-node (mu, logvar), inner-product adjacency decoder."""
 
-    def __init__(self, num_op_types: int, hops: int = 5, hidden: int = 128, latent: int = 16,
+    def __init__(self, num_op_types: int, hops: int = 5, hidden: int = 128, latent: int = LATENT,
                  dropout: float = 0.3) -> None:
         super().__init__()
         self.eps = nn.Parameter(torch.zeros(hops - 1))
@@ -225,7 +227,7 @@ def space_embedding(space: str, archs: Any, seed: int = 0, **pretrain_args: Any)
     path = None if folder is None else folder / f"{space}-{key[1][:24]}-seed{int(seed)}.npy"
     if key not in _CACHE and path is not None and path.exists():
         cached = np.load(path)
-        if cached.shape == (len(adj), GINVAE(ops.shape[-1]).mu.out_features):
+        if cached.shape == (len(adj), LATENT):
             _CACHE[key] = cached
     if key not in _CACHE:
         from tqdm.auto import tqdm
