@@ -348,9 +348,9 @@ def _op_inputs(adjacency: Any, ops: Any, *, topological: bool) -> tuple[Any, Any
     if a.shape[1] > MAX_NODES:  # the op's limit; what survives pruning always fits, so prune here
         a, o = (x[:, :MAX_NODES, :MAX_NODES] if x.ndim == 3 else x[:, :MAX_NODES]
                 for x in _compact(a, o, keep))
-        a, o = a.astype(np.int64), o.astype(np.int64)
     device = adjacency.device if isinstance(adjacency, torch.Tensor) else torch.device("cpu")
-    return (torch.from_numpy(a.astype(np.uint8)).to(device), torch.from_numpy(o.astype(np.int64)).to(device))
+    return (torch.from_numpy(a.astype(np.uint8)).to(device),
+            torch.from_numpy(o.astype(np.int64, copy=False)).to(device))  # int8 input arrives as int8
 
 
 def fingerprint(adjacency: GraphArray, ops: GraphArray) -> list[str]:

@@ -22,7 +22,6 @@
 #include "../gates_aggregate.h"
 #include "x86_64_v3.h"
 
-
 namespace nasfast {
 namespace gates_aggregate {
 namespace {
