@@ -15,7 +15,7 @@ Last, the arithmetic bound: the convolution and linear FLOPs the shared passes c
 input and weight gradients for the loss, input gradients for jacob_cov: 4x the forward's) at the
 ``torch.mm`` rate measured in the same run, i.e. the fastest any exact batched method could be here.
 Usage: ``python benchmarks/bench_proxies.py [--threads 2] [--archs 6] [--arch-batch 1 4]
-[--table-archs 24] [--table-workers 1 2]``.
+[--table-archs 24] [--table-workers 1 2] [--table-arch-batch 1] [--device cpu]``.
 """
 
 from __future__ import annotations
@@ -36,11 +36,16 @@ from nasfast.spaces import nb201
 DEFAULT = ("synflow", "snip", "grad_norm", "jacob_cov", "naswot")
 
 
+SYNC = [lambda: None]  # torch.cuda.synchronize when --device cuda: the timers must wait for the GPU
+
+
 def best_of(fn, repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
+        SYNC[0]()
         t = time.perf_counter()
         fn()
+        SYNC[0]()
         best = min(best, time.perf_counter() - t)
     return best
 
@@ -55,8 +60,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--table-archs", type=int, default=0, help="also time run_nb201_table over this many archs")
     ap.add_argument("--table-workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--table-arch-batch", type=int, default=1, help="archs per batched call in the table path")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (both ways run there)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":
+        SYNC[0] = torch.cuda.synchronize
     names = args.proxies.split(",")
     rng = np.random.default_rng(args.seed)
     archs = []
@@ -64,9 +74,10 @@ def main() -> None:
         a = nb201.sample(rng)
         if has_input_output_path(a.op_indices):
             archs.append(a)
-    nets = [nb201_network(a, 10, seed=i) for i, a in enumerate(archs)]
-    x, y = proxy_batch("cifar10", 64, 42)
-    print(f"# {len(archs)} NB201 archs, C=16, 5 cells/stage, batch 64 x 32 px, float32, {args.threads} threads")
+    nets = [nb201_network(a, 10, seed=i).to(dev) for i, a in enumerate(archs)]
+    x, y = (t.to(dev) for t in proxy_batch("cifar10", 64, 42))
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu, {args.threads} threads"
+    print(f"# {len(archs)} NB201 archs, C=16, 5 cells/stage, batch 64 x 32 px, float32, {where}")
 
     # one at a time, per proxy
     per_proxy = {}
@@ -108,7 +119,7 @@ def main() -> None:
     pool = torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False)
     for (label, fn), fmt in itertools.product((("torch AvgPool2d", pool), ("nasfast avg_pool3x3", avg_pool3x3)),
                                                (torch.contiguous_format, torch.channels_last)):
-        act = torch.randn(64, 16, 32, 32).contiguous(memory_format=fmt)
+        act = torch.randn(64, 16, 32, 32, device=dev).contiguous(memory_format=fmt)
         label = f"{label} {'NHWC' if fmt == torch.channels_last else 'NCHW'}"
         xr = act.clone().requires_grad_(True)
         g = torch.randn_like(act)
@@ -136,7 +147,8 @@ def flop_bound(nets, x: torch.Tensor, single_total: float) -> None:
             h.remove()
         per_arch.append(total[0])
     need = 4 * float(np.mean(per_arch))
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a, b = torch.randn(2048, 2048, device=x.device), torch.randn(2048, 2048, device=x.device)
+    best_of(lambda: a @ b, 2)  # warm-up (cuBLAS handle, kernel selection)
     rate = 2 * 2048 ** 3 / best_of(lambda: a @ b, 5)
     bound = need / rate
     print(f"\nforward conv + linear FLOPs per arch (batch 64): {np.mean(per_arch) / 1e9:.2f} G; the shared passes "
@@ -161,7 +173,8 @@ def table_throughput(args, names, single_total: float, rng: np.random.Generator)
     for w in args.table_workers:
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            run_nb201_table(indices, config, f"{tmp}/t.csv", progress=False, workers=w)
+            run_nb201_table(indices, config, f"{tmp}/t.csv", progress=False, workers=w, device=args.device,
+                            arch_batch=args.table_arch_batch)
             per = (time.perf_counter() - t) / len(indices)
         print(f"{w:>13}{max(1, args.threads // w):>14}{per:>22.3f}{single_total / per:>17.2f}x")
 
