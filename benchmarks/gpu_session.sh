@@ -6,13 +6,20 @@
 #   bash benchmarks/gpu_session.sh [STAGE ...]   stages: build tests bench-gates bench-proxies
 #                                                proxies bench-ops (default: all, in that order)
 #   GPU_DEADLINE_S=560  seconds from the start after which no stage starts and `proxies` stops
+#   GPU_DEADLINE_AT     the same deadline as a Unix time (for several calls under one limit)
 set -uo pipefail
 OUT=${OUT:-/tmp/nasfast-gpu}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
 PY=${PY:-python3}
+# The distribution's g++: a toolchain that links part of libstdc++ statically (the H100 image's
+# /opt/gcc, 2026-11-24) gives the extension its own locale ids, and the first error message with an
+# integer in it crashed (c10::str -> ostream::_M_insert<long>) instead of raising.
+if [[ -z ${CXX:-} || ${CXX} == /opt/gcc/* ]] && [[ -x /usr/bin/g++ ]]; then
+  export CC=/usr/bin/gcc CXX=/usr/bin/g++ CUDAHOSTCXX=/usr/bin/g++
+fi
 START=$(date +%s)
-DEADLINE=$((START + ${GPU_DEADLINE_S:-560}))
+DEADLINE=${GPU_DEADLINE_AT:-$((START + ${GPU_DEADLINE_S:-560}))}
 STAGES=${*:-build tests bench-gates bench-proxies proxies bench-ops}
 
 left() { echo $((DEADLINE - $(date +%s))); }

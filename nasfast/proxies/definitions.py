@@ -9,6 +9,8 @@ All networks run in train mode (BN uses batch statistics).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,3 +104,20 @@ def naswot_kernel(codes_input: torch.Tensor) -> torch.Tensor:
     s = c.sum(-1, dtype=torch.float64)
     cc = (c @ c.transpose(1, 2)).to(torch.float64)
     return 2 * cc - s[:, :, None] - s[:, None, :] + c.shape[-1]
+
+
+@contextlib.contextmanager
+def ieee_float32() -> Iterator[None]:
+    """TF32 off for cuDNN convolutions and cuBLAS products while proxies run (restored after).
+
+    PyTorch lets cuDNN convolve float32 in TF32 by default on Ampere and later GPUs. Its ~1e-3
+    rounding is harmless for snip or synflow, but jacob_cov takes the log of near-zero eigenvalues of
+    a near-singular correlation matrix, so TF32 moved it by up to 5x on an H100. A proxy table
+    must not depend on the device, so proxies run in IEEE float32 everywhere."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = cudnn.allow_tf32, matmul.allow_tf32
+    cudnn.allow_tf32 = matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32 = saved

@@ -23,6 +23,7 @@ from nasfast.proxies.definitions import (
     GRADIENT_PROXIES,
     PROXIES,
     check_proxy_names,
+    ieee_float32,
     jacob_cov_scores,
     naswot_kernel,
     naswot_scores,
@@ -151,12 +152,13 @@ def nb201_proxies_batched(nets: Sequence[NB201Network], names: Sequence[str], x:
     live_nets = [nets[i] for i in alive]
     main = [n for n in names if n in GRADIENT_PROXIES]
     results: dict[str, np.ndarray] = {}
-    if main:
-        results.update(_main_pass(live_nets, main, x, y, dtype))
-    if "grasp" in names:
-        results["grasp"] = _grasp(live_nets, x, y, dtype)
-    if "synflow" in names:
-        results["synflow"] = _synflow(live_nets, x)
+    with ieee_float32():
+        if main:
+            results.update(_main_pass(live_nets, main, x, y, dtype))
+        if "grasp" in names:
+            results["grasp"] = _grasp(live_nets, x, y, dtype)
+        if "synflow" in names:
+            results["synflow"] = _synflow(live_nets, x)
     for n, v in results.items():
         out[n][alive] = v
     return out

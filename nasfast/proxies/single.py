@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasfast.proxies.definitions import jacob_cov_scores, naswot_kernel, naswot_scores
+from nasfast.proxies.definitions import ieee_float32, jacob_cov_scores, naswot_kernel, naswot_scores
 
 
 def _layers(net: nn.Module) -> list[nn.Module]:
@@ -172,5 +172,6 @@ def compute_proxies(net: nn.Module, names: list[str], x: torch.Tensor, y: torch.
     bad = [n for n in names if n not in SINGLE]
     if bad:
         raise ValueError(f"unknown proxy {bad[0]!r}; choose from {sorted(SINGLE)}")
-    out = {name: SINGLE[name](net, x, y) for name in names}
+    with ieee_float32():
+        out = {name: SINGLE[name](net, x, y) for name in names}
     return {k: (float(v) if np.isfinite(v) else float("nan")) for k, v in out.items()}
