@@ -3,6 +3,8 @@ invariance, losses, pair/list sampling, a smoke training run, save/load and chun
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from torch.nn import functional as F
 from nasfast import metrics, tabular
 from nasfast.predictors import GATESPredictor, encoding, losses
 from nasfast.predictors.gates import NB101GATES, NB201GATES, DartsGATES
-from nasfast.predictors.train import listwise_batches, sample_lists, sample_pairs
+from nasfast.predictors.train import _batch_loss, listwise_batches, sample_lists, sample_pairs
 from nasfast.spaces import darts, nb101, nb201
 
 NB201_C10V = "cifar10-valid/acc/valid/200ep"
@@ -424,19 +426,31 @@ def test_every_encoder_fits_every_space(space, encoder):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("space", ["nb101", "nb201", "darts"])
 @pytest.mark.parametrize("loss", ["hinge", "comparator"])
-def test_cuda_scores_and_training_match_cpu(space, loss):
-    """The same weights score the same on both devices (the encoders' CUDA path: gates_aggregate per
-    layer), and the same seeded fit follows the same losses on both (CUDA backward kernels)."""
+def test_cuda_scores_and_gradients_match_cpu(space, loss):
+    """A fitted predictor scores the same on both devices (the encoders' CUDA path: gates_aggregate
+    per layer), and one training batch gives the same loss and gradients (the CUDA backward kernels).
+    Whole fits are not compared: Adam's first steps amplify float32 rounding differences."""
     archs = {"nb101": nb101_specs(300), "nb201": np.arange(0, 15000, 50), "darts": darts_genotypes(300)}[space]
     acc = np.random.default_rng(1).random(300)
-    config = dict(loss=loss, layers=(32, 32), mlp_hidden=(32,), batch_size=64)
-    p = GATESPredictor(space, **config)
+    p = GATESPredictor(space, loss=loss, layers=(32, 32), mlp_hidden=(32,), batch_size=64).fit(archs, acc, epochs=1)
+    cpu_net = copy.deepcopy(p.net)
     cpu = p.score(archs, chunk_size=70)
     gpu = p.to("cuda").score(archs, chunk_size=70)
     np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-5)
-    fits = [GATESPredictor(space, device=d, **config).fit(archs, acc, epochs=3, seed=5) for d in ("cpu", "cuda")]
-    np.testing.assert_allclose(fits[1].history, fits[0].history, rtol=1e-3)
-    assert metrics.kendall_tau(fits[0].score(archs), fits[1].score(archs)) > 0.98
+    results = []
+    for net, device in ((cpu_net, "cpu"), (p.net, "cuda")):
+        net.eval()  # no dropout: the two devices' random streams differ
+        value = _batch_loss(net, encoding.to_device(p.encode(archs[:64]), device), acc[:64],
+                            torch.as_tensor(acc[:64], dtype=torch.float32, device=device), np.random.default_rng(0),
+                            loss=loss, margin=0.1, max_compare_ratio=4.0, compare_threshold=0.0, pair_choice="random")
+        params = [q for q in net.parameters() if q.requires_grad]
+        grads = torch.autograd.grad(value, params, allow_unused=True)
+        results.append((float(value), [None if g is None else g.cpu() for g in grads]))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-4)
+    for g_cpu, g_gpu in zip(results[0][1], results[1][1]):
+        assert (g_cpu is None) == (g_gpu is None)
+        if g_cpu is not None:
+            assert float((g_gpu - g_cpu).norm()) <= 1e-4 * float(g_cpu.norm()) + 1e-7
 
 
 @pytest.mark.parametrize("loss", ["hinge", "bce", "comparator", "listmle", "regression"])

@@ -22,6 +22,7 @@ import numbers
 import torch
 from torch import nn
 
+from nasfast.models.pooling import PaddedAvgPool2d
 from nasfast.spaces.darts import CONCAT, Genotype
 
 __all__ = ["DARTS_OPS", "DartsCell", "DartsNetwork", "darts_network", "make_op"]
@@ -82,7 +83,7 @@ def make_op(name: str, channels: int, stride: int) -> nn.Module:
         return nn.MaxPool2d(3, stride=stride, padding=1)
     if name == "avg_pool_3x3":
         # DARTS averages over the real pixels only at the border
-        return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+        return PaddedAvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
     kernel = int(name[-1])
     if name.startswith("dil_conv"):
         return nn.Sequential(*_dil_conv(c, kernel, stride, 2))

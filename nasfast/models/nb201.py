@@ -24,6 +24,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from nasfast.models.pooling import PaddedAvgPool2d
 from nasfast.spaces import nb201 as space
 
 #: op index (``nasfast.spaces.nb201.OPS``) -> kernel size of its conv, for the two conv ops
@@ -60,7 +61,7 @@ class ReLUConvBN(nn.Module):
 class AvgPool3x3(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        self.pool = PaddedAvgPool2d(3, stride=1, padding=1, count_include_pad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(x)
