@@ -11,7 +11,7 @@ torch.cuda.max_memory_allocated minus the allocation before the call; on CPU the
 process's peak resident set (resource.getrusage ru_maxrss) over one call, measured after the
 inputs exist, so it counts every intermediate the call allocates (and returns to the OS or not).
 Times are the best of --repeats calls after that first one. float32, 2 threads by default.
-Usage: ``python benchmarks/bench_pairwise_loss.py [--threads 2] [--sizes 512 4096 16384]``.
+Usage: ``python benchmarks/bench_pairwise_loss.py [--threads 2] [--sizes 512 4096 16384] [--devices cpu cuda]``.
 """
 
 from __future__ import annotations
@@ -107,12 +107,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 4096, 16384])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--devices", nargs="+", default=["cpu", "cuda"], choices=["cpu", "cuda"],
+                        help="where to run (cuda only when available)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(run_one(*json.loads(args.worker))))
         return
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = [d for d in args.devices if d == "cpu" or torch.cuda.is_available()]
     print(f"torch {torch.__version__}, threads={args.threads}, float32, forward+backward, "
           f"device={'cuda: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu only'}; "
           f"peak = {'max_memory_allocated (cuda) / ' if torch.cuda.is_available() else ''}ru_maxrss growth (cpu)")

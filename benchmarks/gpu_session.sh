@@ -66,7 +66,7 @@ for stage in $STAGES; do
       ;;
     bench-ops)  # CPU (2 threads) and CUDA side by side
       run bench 90 $PY benchmarks/bench_gates_aggregate.py --threads 2
-      run bench 240 $PY benchmarks/bench_pairwise_loss.py --threads 2
+      run bench 120 $PY benchmarks/bench_pairwise_loss.py --devices cuda
       run bench 60 $PY benchmarks/bench_graph_hash.py --threads 2
       ;;
     proxies)
