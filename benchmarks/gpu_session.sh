@@ -60,9 +60,9 @@ for stage in $STAGES; do
       run bench 200 $PY benchmarks/bench_gates.py --device cuda --threads 16 \
         --batches 512 4096 100000 262144 --repeats 10
       ;;
-    bench-proxies)
-      run bench 150 $PY benchmarks/bench_proxies.py --device cuda --archs 64 --arch-batch 1 8 32 64 \
-        --repeats 2 --table-archs 256 --table-workers 1 --table-arch-batch 32
+    bench-proxies)  # table workers > 1: processes sharing the GPU, to overlap the CPU-side network builds
+      run bench 200 $PY benchmarks/bench_proxies.py --device cuda --threads 16 --archs 64 --arch-batch 1 8 32 64 \
+        --repeats 2 --table-archs 256 --table-workers 1 2 4 --table-arch-batch 32
       ;;
     bench-ops)  # CPU (2 threads) and CUDA side by side
       run bench 90 $PY benchmarks/bench_gates_aggregate.py --threads 2
@@ -72,7 +72,7 @@ for stage in $STAGES; do
     proxies)
       run proxies "$(left)" $PY -m nasfast proxies --space nb201 --dataset cifar10 --all \
         --proxies synflow,snip,grad_norm,jacob_cov,naswot --device cuda --arch-batch 32 --threads 16 \
-        --out "${PROXY_CSV:-gpu_runs/nb201_cifar10_cuda.csv}"
+        --workers "${PROXY_WORKERS:-1}" --out "${PROXY_CSV:-gpu_runs/nb201_cifar10_cuda.csv}"
       cp "${PROXY_CSV:-gpu_runs/nb201_cifar10_cuda.csv}" "$OUT/" 2>/dev/null
       ;;
     *) echo "unknown stage $stage"; exit 2 ;;
