@@ -50,6 +50,16 @@ def best_of(fn, repeats: int) -> float:
     return best
 
 
+def live_archs(n: int, rng: np.random.Generator) -> list:
+    """``n`` random NB201 archs with an input->output path (the others have no data proxies)."""
+    archs = []
+    while len(archs) < n:
+        a = nb201.sample(rng)
+        if has_input_output_path(a.op_indices):
+            archs.append(a)
+    return archs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -69,11 +79,7 @@ def main() -> None:
         SYNC[0] = torch.cuda.synchronize
     names = args.proxies.split(",")
     rng = np.random.default_rng(args.seed)
-    archs = []
-    while len(archs) < args.archs:
-        a = nb201.sample(rng)
-        if has_input_output_path(a.op_indices):
-            archs.append(a)
+    archs = live_archs(args.archs, rng)
     nets = [nb201_network(a, 10, seed=i).to(dev) for i, a in enumerate(archs)]
     x, y = (t.to(dev) for t in proxy_batch("cifar10", 64, 42))
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu, {args.threads} threads"

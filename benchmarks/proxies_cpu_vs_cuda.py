@@ -15,13 +15,13 @@ import time
 
 import numpy as np
 import torch
+from bench_proxies import live_archs  # the sibling script: python puts benchmarks/ on the path
 
 import nasfast.proxies.nb201_batched as batched_module
 from nasfast.metrics import spearman
-from nasfast.models.nb201 import has_input_output_path, nb201_network
+from nasfast.models.nb201 import nb201_network
 from nasfast.proxies import compute_proxies, nb201_proxies_batched
 from nasfast.proxies.data import proxy_batch
-from nasfast.spaces import nb201
 
 NAMES = ["synflow", "snip", "grad_norm", "jacob_cov", "naswot"]
 
@@ -40,12 +40,7 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("needs a CUDA device")
     torch.set_num_threads(args.threads)
-    rng = np.random.default_rng(args.seed)
-    archs = []
-    while len(archs) < args.archs:
-        a = nb201.sample(rng)
-        if has_input_output_path(a.op_indices):
-            archs.append(a)
+    archs = live_archs(args.archs, np.random.default_rng(args.seed))
     x, y = proxy_batch("cifar10", 64, 42)
     t = time.perf_counter()
     cpu = nb201_proxies_batched([nb201_network(a, 10, seed=i) for i, a in enumerate(archs)], NAMES, x, y)
