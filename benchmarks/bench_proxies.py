@@ -118,6 +118,7 @@ def main() -> None:
         rel = max(abs(o - r) / max(abs(r), 1e-12) for n in names for o, r in zip(out[n], ref_values[n]))
         print(f"{b:>10}{t:>30.3f}{single_total / t:>9.2f}x{rel:>14.1e}")
 
+    setup_cost(archs, dev, x, args.repeats)
     if args.table_archs:
         table_throughput(args, names, single_total, rng)
     flop_bound(nets, x, single_total)
@@ -133,6 +134,32 @@ def main() -> None:
         yv = fn(xr)
         bwd = best_of(lambda yv=yv, xr=xr, g=g: torch.autograd.grad(yv, xr, g, retain_graph=True), 10)
         print(f"{label:<27} (64,16,32,32): forward {fwd * 1e3:7.2f} ms, backward {bwd * 1e3:7.2f} ms")
+
+
+def setup_cost(archs, dev: torch.device, x: torch.Tensor, repeats: int) -> None:
+    """What the table path spends per arch before any proxy pass: drawing the seeded initial weights,
+    stacking them on the device, and the data-free flops / params. "modules": the way the table path
+    did it before (``nb201_network(...).to(device)`` per arch, stacked there, flops by hooked forward
+    passes); "weights": ``nb201_weights`` on the CPU, stacked there and moved once per layer, flops
+    counted from the arch. Same weights bit for bit (``python_tests/test_proxies_nb201.py``)."""
+    from nasfast.models.nb201 import nb201_weights
+    from nasfast.models.nb201_batched import BatchedNB201
+    from nasfast.proxies.nb201_batched import nb201_flops
+    from nasfast.proxies.single import SINGLE
+
+    def modules():
+        nets = [nb201_network(a, 10, seed=i).to(dev) for i, a in enumerate(archs)]
+        BatchedNB201(nets)
+        [(SINGLE["flops"](n, x), SINGLE["params"](n)) for n in nets]
+
+    def weights():
+        ws = [nb201_weights(a, 10, seed=i) for i, a in enumerate(archs)]
+        BatchedNB201(ws, device=dev)
+        [(nb201_flops(w, 32, 32), sum(t.numel() for t in w.params.values())) for w in ws]
+
+    slow, fast = (best_of(f, repeats) / len(archs) for f in (modules, weights))
+    print(f"\nset-up per arch (initial weights, stacking on {dev.type}, flops + params): modules "
+          f"{slow * 1e3:.1f} ms, weights {fast * 1e3:.1f} ms: {slow / fast:.1f}x")
 
 
 def flop_bound(nets, x: torch.Tensor, single_total: float) -> None:

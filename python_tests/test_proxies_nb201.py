@@ -12,7 +12,13 @@ import pytest
 import torch
 from cli_runner import nasfast
 
-from nasfast.models.nb201 import NB201Network, has_input_output_path, nb201_network
+from nasfast.models.nb201 import (
+    NB201Network,
+    NB201Weights,
+    has_input_output_path,
+    nb201_network,
+    nb201_weights,
+)
 from nasfast.proxies import PROXIES, compute_proxies, nb201_proxies_batched
 from nasfast.proxies.data import proxy_batch
 from nasfast.proxies.definitions import jacob_cov_scores, naswot_kernel, naswot_scores
@@ -45,6 +51,47 @@ def test_batched_equals_one_at_a_time_float64(seed):
         one = compute_proxies(net, ALL, x, y)
         for name in ALL:
             assert batched[name][i] == pytest.approx(one[name], rel=1e-6, abs=1e-12), (name, str(archs[i]))
+
+
+@pytest.mark.parametrize(("classes", "channels", "cells"), [(10, 16, 5), (100, 4, 1), (120, 8, 2)])
+def test_nb201_weights_are_the_modules_initial_weights_bit_for_bit(classes, channels, cells):
+    rng = np.random.default_rng(classes)
+    for k, arch in enumerate([nb201.sample(rng) for _ in range(5)] + [DEAD]):
+        net = nb201_network(arch, classes, channels=channels, cells=cells, seed=1000 + k)
+        fast = nb201_weights(arch, classes, channels=channels, cells=cells, seed=1000 + k)
+        slow = NB201Weights.of(net)
+        assert list(fast.params) == list(slow.params)
+        for name, t in slow.params.items():
+            assert torch.equal(fast.params[name], t), name
+        assert fast.has_path == net.has_path
+
+
+def test_weights_and_modules_give_the_same_batched_proxies():
+    rng = np.random.default_rng(3)
+    archs = [nb201.sample(rng) for _ in range(5)] + [DEAD]
+    x, y = small_batch(seed=3)
+    nets = small_nets(archs, seed=50)
+    weights = [nb201_weights(a, 10, channels=4, cells=1, seed=50 + i) for i, a in enumerate(archs)]
+    a = nb201_proxies_batched(nets, ALL, x, y, dtype=torch.float64)
+    b = nb201_proxies_batched(weights, ALL, x, y, dtype=torch.float64)
+    for name in ALL:
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize(("size", "classes", "channels", "cells"), [(32, 10, 16, 5), (16, 120, 16, 5), (20, 7, 3, 2)])
+def test_data_free_proxies_without_modules_match_the_hooked_count(size, classes, channels, cells):
+    """params / flops / l2_norm / mag from the weights alone (what the table path does) against the
+    one-at-a-time definitions, which count with forward hooks on the module."""
+    from nasfast.proxies.single import SINGLE
+
+    rng = np.random.default_rng(size)
+    x = torch.zeros(1, 3, size, size)
+    for k, arch in enumerate([nb201.sample(rng) for _ in range(4)] + [DEAD]):
+        net = nb201_network(arch, classes, channels=channels, cells=cells, seed=k)
+        w = nb201_weights(arch, classes, channels=channels, cells=cells, seed=k)
+        got = nb201_proxies_batched([w], ["params", "flops", "l2_norm", "mag"], x, torch.zeros(1, dtype=torch.long))
+        for name in ("params", "flops", "l2_norm", "mag"):
+            assert got[name][0] == pytest.approx(SINGLE[name](net, x), rel=1e-12), (name, str(arch))
 
 
 def test_batch_composition_does_not_change_a_value():
@@ -228,13 +275,14 @@ def test_bundled_tables_load_and_state_their_settings():
 
 
 def test_bundled_cifar10_values_are_reproduced_by_a_fresh_computation():
-    """Recompute three archs of the shipped cifar10 table with its settings: the same values."""
+    """Recompute three archs of the shipped cifar10 table with its settings (the table path's
+    ``nb201_weights``; the table was made from modules): the same values."""
     from nasfast.proxies.table import bundled_settings, bundled_table
 
     table, settings = bundled_table("nb201_cifar10"), bundled_settings("nb201_cifar10")
     x, y = proxy_batch(settings["dataset"], settings["batch_size"], settings["data_seed"])
     picks = [k for k in range(len(table["index"])) if np.isfinite(table["snip"][k])][:3]
-    nets = [nb201_network(int(table["index"][k]), 10, seed=arch_seed(settings["init_seed"], int(table["index"][k])))
+    nets = [nb201_weights(int(table["index"][k]), 10, seed=arch_seed(settings["init_seed"], int(table["index"][k])))
             for k in picks]
     names = ["synflow", "snip", "params"]
     fresh = nb201_proxies_batched(nets, names, x, y)
@@ -269,5 +317,8 @@ def test_cuda_matches_cpu_float64():
     x, y = small_batch()
     cpu = nb201_proxies_batched(small_nets(archs), ALL, x, y, dtype=torch.float64)
     gpu = nb201_proxies_batched([n.cuda() for n in small_nets(archs)], ALL, x.cuda(), y.cuda(), dtype=torch.float64)
+    # CPU weights, CUDA data: the stacked weights are moved (the table path on a GPU)
+    moved = nb201_proxies_batched(small_nets(archs), ALL, x.cuda(), y.cuda(), dtype=torch.float64)
     for name in ALL:
         np.testing.assert_allclose(gpu[name], cpu[name], rtol=1e-6, err_msg=name)
+        np.testing.assert_allclose(moved[name], cpu[name], rtol=1e-6, err_msg=name)

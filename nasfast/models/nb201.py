@@ -19,7 +19,9 @@ incoming op computes zeros; the reference crashes on such cells, we do not.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -116,12 +118,7 @@ class NB201Network(nn.Module):
     def __init__(self, arch: space.NB201Arch | str | int, num_classes: int = 10, *, channels: int = 16,
                  cells: int = 5, use_bn: bool = True) -> None:
         super().__init__()
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-        if not isinstance(channels, int) or channels < 1:
-            raise ValueError(f"channels must be a positive int, got {channels!r}")
-        if not isinstance(cells, int) or cells < 1:
-            raise ValueError(f"cells per stage must be a positive int, got {cells!r}")
+        self.check_sizes(num_classes, channels, cells)
         self.arch = space.as_arch(arch)
         self.num_classes, self.channels, self.cells, self.use_bn = num_classes, channels, cells, use_bn
         ops = self.arch.op_indices
@@ -138,6 +135,15 @@ class NB201Network(nn.Module):
         self.top_bn = nn.BatchNorm2d(4 * c) if use_bn else None
         self.top_relu = nn.ReLU()
         self.classifier = nn.Linear(4 * c, num_classes)
+
+    @staticmethod
+    def check_sizes(num_classes: int, channels: int, cells: int) -> None:
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        if not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"channels must be a positive int, got {channels!r}")
+        if not isinstance(cells, int) or cells < 1:
+            raise ValueError(f"cells per stage must be a positive int, got {cells!r}")
 
     @property
     def has_path(self) -> bool:
@@ -174,3 +180,73 @@ def nb201_network(arch: space.NB201Arch | str | int, num_classes: int = 10, *, c
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return NB201Network(arch, num_classes, channels=channels, cells=cells, use_bn=use_bn)
+
+
+@dataclass(frozen=True)
+class NB201Weights:
+    """The parameters of one NB201 network without its modules: what ``BatchedNB201`` stacks.
+
+    ``params`` maps ``NB201Network``'s parameter names to tensors (BN buffers are left out: the
+    proxies run BN in train mode). Make one with ``nb201_weights`` (fast, seeded) or from a module
+    with ``NB201Weights.of``."""
+
+    arch: space.NB201Arch
+    num_classes: int
+    channels: int
+    cells: int
+    params: dict[str, torch.Tensor]
+    use_bn: bool = True
+
+    @classmethod
+    def of(cls, net: NB201Network) -> NB201Weights:
+        return cls(net.arch, net.num_classes, net.channels, net.cells,
+                   {k: p.detach() for k, p in net.named_parameters()}, net.use_bn)
+
+    @property
+    def has_path(self) -> bool:
+        return has_input_output_path(self.arch.op_indices)
+
+
+def nb201_weights(arch: space.NB201Arch | str | int, num_classes: int = 10, *, channels: int = 16,
+                  cells: int = 5, seed: int = 0) -> NB201Weights:
+    """The initial parameters ``nb201_network(arch, num_classes, channels=, cells=, seed=seed)``
+    would have, bit for bit, without building the network (about 10x faster: the table path builds
+    one per architecture, and on a GPU the module construction was the bound; RESULTS.md).
+
+    Bit-identical because the draws are the modules' own: the same ``nn.init`` calls on tensors of
+    the same shapes, in construction order, from a generator seeded as ``torch.manual_seed(seed)``
+    seeds the global one. ``python_tests/test_proxies_nb201.py`` checks it."""
+    net_arch = space.as_arch(arch)
+    NB201Network.check_sizes(num_classes, channels, cells)
+    gen = torch.Generator().manual_seed(int(seed))
+    params: dict[str, torch.Tensor] = {}
+
+    def conv(name: str, c_out: int, c_in: int, kernel: int, *, bias: bool) -> None:
+        # nn.Conv2d / nn.Linear reset_parameters: kaiming_uniform_(a=sqrt(5)), then bias ~ U(+-1/sqrt(fan_in))
+        w = torch.empty(c_out, c_in, kernel, kernel) if kernel else torch.empty(c_out, c_in)
+        params[f"{name}.weight"] = nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=gen)
+        if bias:
+            bound = 1 / math.sqrt(w[0].numel())
+            params[f"{name}.bias"] = nn.init.uniform_(torch.empty(c_out), -bound, bound, generator=gen)
+
+    def bn(name: str, c: int) -> None:
+        params[f"{name}.weight"], params[f"{name}.bias"] = torch.ones(c), torch.zeros(c)
+
+    c = channels
+    conv("stem.0", c, 3, 3, bias=False)
+    bn("stem.1", c)
+    for s, width in ((1, c), (2, 2 * c), (3, 4 * c)):
+        for i in range(cells):
+            for e, op in enumerate(net_arch.op_indices):
+                if op in CONV_KERNEL:  # cell convs carry a bias (reference quirk), their BN no affine
+                    conv(f"stage{s}.{i}.ops.{e}.conv", width, width, CONV_KERNEL[op], bias=True)
+        if s < 3:
+            r = f"reduction{s}"
+            conv(f"{r}.conv_a.conv", 2 * width, width, 3, bias=False)
+            bn(f"{r}.conv_a.bn", 2 * width)
+            conv(f"{r}.conv_b.conv", 2 * width, 2 * width, 3, bias=False)
+            bn(f"{r}.conv_b.bn", 2 * width)
+            conv(f"{r}.shortcut_conv", 2 * width, width, 1, bias=False)
+    bn("top_bn", 4 * c)
+    conv("classifier", num_classes, 4 * c, 0, bias=True)
+    return NB201Weights(net_arch, num_classes, channels, cells, params)

@@ -12,8 +12,10 @@ loss is a sum of per-architecture losses), so gradients per architecture equal t
 Activations and conv weights are channels-last by default: oneDNN's convolutions with 16-64
 channels run several times faster in that layout on CPU than in NCHW (``benchmarks/RESULTS.md``).
 
-Build it from ``NB201Network`` modules (``BatchedNB201(nets)``): their weights are copied, so the
-one-at-a-time and the batched evaluation start from the same initial weights.
+Build it from ``NB201Network`` modules (``BatchedNB201(nets)``), whose weights are copied, so the
+one-at-a-time and the batched evaluation start from the same initial weights; or from
+``NB201Weights`` (``nb201_weights``: the same seeded weights without building modules, which is
+what the table path does).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from nasfast.models.nb201 import CONV_KERNEL, POOL, SKIP, NB201Network
+from nasfast.models.nb201 import CONV_KERNEL, POOL, SKIP, NB201Network, NB201Weights
 from nasfast.ops.avg_pool3x3 import avg_pool3x3
 from nasfast.spaces import nb201 as space
 
@@ -60,32 +62,37 @@ class BatchedNB201:
     returns logits ``(N, B, num_classes)``.
     """
 
-    def __init__(self, nets: Sequence[NB201Network], *, use_bn: bool = True,
-                 dtype: torch.dtype | None = None, absolute: bool = False, channels_last: bool = True) -> None:
+    def __init__(self, nets: Sequence[NB201Network | NB201Weights], *, use_bn: bool = True,
+                 dtype: torch.dtype | None = None, absolute: bool = False, channels_last: bool = True,
+                 device: torch.device | str | None = None) -> None:
         if not nets:
             raise ValueError("BatchedNB201 needs at least one network")
-        first = nets[0]
         for n in nets:
-            if not isinstance(n, NB201Network):
-                raise TypeError(f"BatchedNB201 takes NB201Network modules, got {type(n).__name__}")
+            if not isinstance(n, NB201Network | NB201Weights):
+                raise TypeError(f"BatchedNB201 takes NB201Network or NB201Weights, got {type(n).__name__}")
+        weights = [n if isinstance(n, NB201Weights) else NB201Weights.of(n) for n in nets]
+        first = weights[0]
+        for n in weights:
             if (n.num_classes, n.channels, n.cells) != (first.num_classes, first.channels, first.cells):
                 raise ValueError("all networks of a batch need the same num_classes, channels and cells")
             if use_bn and not n.use_bn:
                 raise ValueError("use_bn=True needs networks built with BN")
         self.B, self.C, self.cells, self.use_bn = len(nets), first.channels, first.cells, use_bn
         self.num_classes = first.num_classes
-        self.ops = [n.arch.op_indices for n in nets]
-        states = [n.state_dict() for n in nets]
-        self.dtype = dtype or next(first.parameters()).dtype
-        self.device = next(first.parameters()).device
+        self.ops = [n.arch.op_indices for n in weights]
+        states = [n.params for n in weights]
+        self.dtype = dtype or first.params["stem.0.weight"].dtype
+        # stacked where the weights are, then moved once per layer (not once per arch and layer)
+        self.device = torch.device(device) if device is not None else first.params["stem.0.weight"].device
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.weights: list[StackedWeight] = []  # conv/linear weights, in forward order
         self._by_id: dict[int, StackedWeight] = {}
         everyone = torch.arange(self.B, device=self.device)
+        members = {id(everyone): list(range(self.B))}  # batch positions of each arch tensor, on the host
 
         def stack(name: str, archs: torch.Tensor, *, weight: bool = False) -> torch.Tensor:
-            t = torch.cat([states[int(b)][name] for b in archs], 0)
-            t = t.to(dtype=self.dtype).detach().clone()
+            t = torch.cat([states[b][name] for b in members[id(archs)]], 0)
+            t = t.to(device=self.device, dtype=self.dtype).detach().clone()
             if absolute:
                 t = t.abs()
             if channels_last and t.dim() == 4:
@@ -106,17 +113,16 @@ class BatchedNB201:
         for e in range(space.NUM_EDGES):
             convs: dict[int, torch.Tensor] = {}
             for op, _k in CONV_KERNEL.items():
-                archs = torch.tensor([b for b in range(self.B) if self.ops[b][e] == op],
-                                     dtype=torch.long, device=self.device)
-                if len(archs):
-                    convs[op] = archs
+                owners = [b for b in range(self.B) if self.ops[b][e] == op]
+                if owners:
+                    convs[op] = torch.tensor(owners, dtype=torch.long, device=self.device)
+                    members[id(convs[op])] = owners
             self.edge_convs.append(convs)
             masks: dict[int, torch.Tensor | None] = {}
             for op in (POOL, SKIP):
-                sel = torch.tensor([float(self.ops[b][e] == op) for b in range(self.B)], dtype=self.dtype,
-                                   device=self.device)
-                if sel.any():
-                    masks[op] = None if bool(sel.all()) else sel
+                sel = [float(self.ops[b][e] == op) for b in range(self.B)]
+                if any(sel):
+                    masks[op] = None if all(sel) else torch.tensor(sel, dtype=self.dtype, device=self.device)
             self.edge_masks.append(masks)
         self.stages: list[tuple[str, object]] = []
         for s, width in ((1, c), (2, 2 * c), (3, 4 * c)):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nasfast.models.nb201 import NB201Network
+from nasfast.models.nb201 import CONV_KERNEL, NB201Network, NB201Weights
 from nasfast.models.nb201_batched import BatchedNB201, Recorder
 from nasfast.proxies import single
 from nasfast.proxies.definitions import (
@@ -54,6 +54,38 @@ class _Collect(Recorder):
             self.outputs.append((y, layer))
 
 
+def _layer_weights(w: NB201Weights) -> list[torch.Tensor]:
+    """The conv/linear weights (not biases, not BN) of one network: what l2_norm and mag sum over."""
+    return [t for k, t in w.params.items() if k.endswith(".weight") and t.dim() in (2, 4)]
+
+
+def nb201_flops(w: NB201Weights, height: int, width: int) -> float:
+    """``single.flops`` without running the network: each conv/linear layer's output size times its
+    fan-in, for one (3, height, width) image, in millions (tested equal to the hook count)."""
+    out = lambda n, k, s, p: (n + 2 * p - k) // s + 1  # noqa: E731
+    h, wd, c, total = height, width, w.channels, 0
+    total += c * h * wd * 3 * 9  # stem
+    for s, ch in ((1, c), (2, 2 * c), (3, 4 * c)):
+        per_cell = sum(ch * h * wd * ch * CONV_KERNEL[op] ** 2 for op in w.arch.op_indices if op in CONV_KERNEL)
+        total += w.cells * per_cell
+        if s < 3:
+            h2, w2 = out(h, 3, 2, 1), out(wd, 3, 2, 1)
+            total += 2 * ch * h2 * w2 * ch * 9 + 2 * ch * h2 * w2 * 2 * ch * 9  # conv_a, conv_b
+            total += 2 * ch * (h // 2) * (wd // 2) * ch  # the shortcut's 1x1 conv after a 2x2 pool
+            h, wd = h2, w2
+    total += w.num_classes * 4 * c  # classifier
+    return total / 1e6
+
+
+def _data_free(w: NB201Weights, name: str, x: torch.Tensor) -> float:
+    if name == "params":
+        return float(sum(t.numel() for t in w.params.values()))
+    if name == "flops":
+        return nb201_flops(w, x.shape[2], x.shape[3])
+    reduce = (lambda t: t.norm()) if name == "l2_norm" else (lambda t: t.abs().sum())  # mag
+    return float(sum(float(reduce(t.to(torch.float64))) for t in _layer_weights(w)))
+
+
 def _batched_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Sum over architectures of each one's mean cross-entropy; logits (N, B, K)."""
     n, b, k = logits.shape
@@ -68,7 +100,7 @@ def _per_arch(net: BatchedNB201, per_block: list[tuple[torch.Tensor, object]]) -
 
 
 def _main_pass(nets, names, x, y, dtype) -> dict[str, np.ndarray]:
-    net = BatchedNB201(nets, dtype=dtype)
+    net = BatchedNB201(nets, dtype=dtype, device=x.device)
     B, N = net.B, len(x)
     rec = _Collect(B, N, "naswot" in names, "fisher" in names, net.device)
     want_jac = "jacob_cov" in names
@@ -108,7 +140,7 @@ def _main_pass(nets, names, x, y, dtype) -> dict[str, np.ndarray]:
 
 
 def _grasp(nets, x, y, dtype) -> np.ndarray:
-    net = BatchedNB201(nets, dtype=dtype)
+    net = BatchedNB201(nets, dtype=dtype, device=x.device)
     loss = _batched_loss(net.forward(x.to(dtype)), y)
     weights = [sw.weight for sw in net.weights]
     grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
@@ -120,7 +152,7 @@ def _grasp(nets, x, y, dtype) -> np.ndarray:
 
 
 def _synflow(nets, x) -> np.ndarray:
-    net = BatchedNB201(nets, use_bn=False, dtype=torch.float64, absolute=True)
+    net = BatchedNB201(nets, use_bn=False, dtype=torch.float64, absolute=True, device=x.device)
     ones = torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device)
     out = net.forward(ones)
     weights = [sw.weight for sw in net.weights]
@@ -129,27 +161,29 @@ def _synflow(nets, x) -> np.ndarray:
                            for sw, g in zip(net.weights, grads) if g is not None])
 
 
-def nb201_proxies_batched(nets: Sequence[NB201Network], names: Sequence[str], x: torch.Tensor,
+def nb201_proxies_batched(nets: Sequence[NB201Network | NB201Weights], names: Sequence[str], x: torch.Tensor,
                           y: torch.Tensor, *, dtype: torch.dtype = torch.float32) -> dict[str, np.ndarray]:
-    """Proxies of B NB201 networks (each keeps its own weights), evaluated together.
+    """Proxies of B NB201 networks (each keeps its own weights), evaluated together on ``x.device``.
 
-    ``x``: (N, 3, H, W) images shared by all; ``y``: (N,) labels. Returns name -> (B,) float64.
-    Networks with no input->output path get NaN for every proxy that looks at data or gradients
-    (their output does not depend on the cell)."""
+    ``nets``: modules or their weights (``nb201_weights``), on any device: the stacked weights are
+    moved to ``x``'s. ``x``: (N, 3, H, W) images shared by all; ``y``: (N,) labels. Returns
+    name -> (B,) float64. Networks with no input->output path get NaN for every proxy that looks at
+    data or gradients (their output does not depend on the cell)."""
     names = check_proxy_names(list(names))
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"images must be (N, 3, H, W), got {tuple(x.shape)}")
     if y.shape != (len(x),) or y.dtype != torch.long:
         raise ValueError(f"labels must be (N,) int64, got {tuple(y.shape)} {y.dtype}")
     B = len(nets)
+    weights = [n if isinstance(n, NB201Weights) else NB201Weights.of(n) for n in nets]
     out = {n: np.full(B, np.nan) for n in names}
-    for n in names:  # data-free proxies come straight from each module
+    for n in names:  # data-free proxies come straight from the weights
         if not PROXIES[n].uses_data and n != "synflow":
-            out[n] = np.array([single.SINGLE[n](net, x, y) for net in nets], dtype=np.float64)
-    alive = [i for i, net in enumerate(nets) if net.has_path]
+            out[n] = np.array([_data_free(w, n, x) for w in weights], dtype=np.float64)
+    alive = [i for i, w in enumerate(weights) if w.has_path]
     if not alive:
         return out
-    live_nets = [nets[i] for i in alive]
+    live_nets = [weights[i] for i in alive]
     main = [n for n in names if n in GRADIENT_PROXIES]
     results: dict[str, np.ndarray] = {}
     with ieee_float32():

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nasfast.models.nb201 import nb201_network
+from nasfast.models.nb201 import nb201_weights
 from nasfast.proxies.data import get_dataset, proxy_batch
 from nasfast.proxies.definitions import check_proxy_names
 from nasfast.proxies.nb201_batched import nb201_proxies_batched
@@ -151,8 +151,8 @@ class _ChunkEvaluator:
 
     def __call__(self, chunk: list[int]) -> list[list[str]]:
         c = self.config
-        nets = [nb201_network(i, self.num_classes, channels=c.channels, cells=c.cells,
-                              seed=arch_seed(c.init_seed, i)).to(device=self.device, dtype=self.dtype)
+        # weights drawn on the CPU (no modules built), stacked there and moved to the device per layer
+        nets = [nb201_weights(i, self.num_classes, channels=c.channels, cells=c.cells, seed=arch_seed(c.init_seed, i))
                 for i in chunk]
         values = nb201_proxies_batched(nets, c.proxies, self.x, self.y, dtype=self.dtype)
         return [[str(i), str(space.from_index(i)),
