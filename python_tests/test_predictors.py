@@ -463,6 +463,33 @@ def test_every_loss_trains(loss):
     assert metrics.kendall_tau(acc_te, p.score(te)) > (0.0 if loss == "regression" else 0.2)
 
 
+@pytest.mark.parametrize("loss", ["hinge", "bce", "listmle"])
+def test_score_per_use_runs_the_head_once_per_pair_member_or_list_element(loss):
+    """aw_nas scores the two sides of its pairs in separate passes and every list element on its
+    own, so each occurrence of an arch draws its own dropout mask (network.COMMON["score_per"]).
+    Without dropout the two ways are the same computation: equal loss histories."""
+    tr, acc_tr, _, _ = nb201_split(120, 10)
+    rows = {}
+
+    def fit(score_per, dropout):
+        p = GATESPredictor("nb201", loss=loss, layers=(16, 16), mlp_hidden=(16,), batch_size=64, dropout=dropout,
+                           score_per=score_per)
+        seen = []
+        p.net.head.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[0]))
+        p._build = lambda seed, net=p.net: net  # keep the hooked network
+        p.fit(tr, acc_tr, epochs=2, seed=3)
+        rows[score_per] = seen
+        return p.history
+
+    np.testing.assert_allclose(fit("use", 0.0), fit("arch", 0.0), rtol=1e-5)
+    if loss == "listmle":  # batch_size lists of list_length, each element a head row
+        assert set(rows["use"]) == {64 * 4} and max(rows["arch"]) <= 120
+    else:  # 2 rows per sampled pair (4 pairs per arch of the minibatch) vs one per arch
+        assert set(rows["use"]) == {2 * 4 * 64, 2 * 4 * 56} and set(rows["arch"]) == {64, 56}
+    a, b = fit("use", 0.5), fit("arch", 0.5)  # with dropout the draws differ
+    assert not np.allclose(a, b)
+
+
 def test_comparator_scores_are_antisymmetric_win_rates():
     tr, acc_tr, te, _ = nb201_split(100, 50)
     p = GATESPredictor("nb201", loss="comparator", layers=(16,), mlp_hidden=(16,)).fit(tr, acc_tr, epochs=2)

@@ -31,6 +31,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 COMMON: dict[str, Any] = dict(
     epochs=200, batch_size=512, lr=1e-3, weight_decay=0.0, margin=0.1, max_compare_ratio=4.0,
     compare_threshold=0.0, pair_choice="random",
+    # hinge / bce / ListMLE: "use" runs the head once per arch *occurrence* in the sampled pairs or
+    # lists, so each gets its own dropout mask, as aw_nas (its update_compare scores the two sides of
+    # the pairs in separate passes; update_argsort scores every list element); "arch" scores each
+    # arch of a minibatch once and indexes (cheaper; one mask shared by all of an arch's pairs). The
+    # encoders have no dropout, so the embedding is computed once either way. reproductions/gates-nb101.md
+    score_per="use",
     pairing="diff",  # comparator: MLP([e1, e2 - e1]) ("diff") or MLP([e1, e2]) ("concat")
     num_references=64,  # comparator: fixed training archs every scored arch is compared with
     reference_choice="random",  # comparator: "random" training archs, or the "top" ones (sharper at the top)
@@ -54,6 +60,8 @@ def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) 
     if unknown:
         raise ValueError(f"unknown config key(s) {unknown} for space {space!r}; known: {sorted(out)}")
     out.update(config)
+    if out["score_per"] not in ("use", "arch"):
+        raise ValueError(f"score_per must be 'use' or 'arch', got {out['score_per']!r}")
     if out["reference_choice"] not in ("random", "top"):
         raise ValueError(f"reference_choice must be 'random' or 'top', got {out['reference_choice']!r}")
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}  # plain types for saving

@@ -100,7 +100,7 @@ class GATESPredictor:
                 margin=float(cfg["margin"]), max_compare_ratio=float(cfg["max_compare_ratio"]),
                 compare_threshold=float(cfg["compare_threshold"]), pair_choice=cfg["pair_choice"],
                 list_length=int(cfg["list_length"]), listmle_reduction=cfg["listmle_reduction"],
-                seed=seed, progress=progress)
+                score_per=cfg["score_per"], seed=seed, progress=progress)
         return self
 
     def _acc_scale(self, acc: np.ndarray) -> float:

@@ -102,13 +102,15 @@ def _progress_fn(progress: Progress, epochs: int) -> tuple[Callable[[int, float]
 def train(net: PredictorNet, enc: Encoded, acc: np.ndarray, *, loss: str, epochs: int, batch_size: int = 512,
           lr: float = 1e-3, weight_decay: float = 0.0, margin: float = 0.1, max_compare_ratio: float = 4.0,
           compare_threshold: float = 0.0, pair_choice: str = "random", list_length: int = 4,
-          listmle_reduction: str = "mean", seed: int = 0, progress: Progress = None) -> list[float]:
+          listmle_reduction: str = "mean", score_per: str = "use", seed: int = 0,
+          progress: Progress = None) -> list[float]:
     """Train ``net`` in place on encoded archs ``enc`` (on the net's device) with accuracies ``acc``.
 
     Pointwise losses (hinge, bce, regression) and the comparator walk shuffled minibatches of
-    ``batch_size`` archs; each minibatch is encoded once (all its archs scored / embedded in one
-    forward), then the sampled pairs index those scores. ListMLE draws ``batch_size`` lists per
-    step. ``acc`` must already be in [0, 1] for the regression loss. Returns the mean loss of each
+    ``batch_size`` archs; each minibatch is embedded once (one encoder forward), then the sampled
+    pairs index the embeddings. ListMLE draws ``batch_size`` lists per step. ``score_per="use"``
+    (aw_nas): the head runs once per arch occurrence in a pair or list, each with its own dropout
+    mask; ``"arch"``: once per arch, shared by its pairs (``network.COMMON`` says why it matters). ``acc`` must already be in [0, 1] for the regression loss. Returns the mean loss of each
     epoch. Deterministic on CPU for a given ``seed`` (numpy Generator for sampling; the caller seeds
     torch for initialisation and dropout).
     """
@@ -130,9 +132,12 @@ def train(net: PredictorNet, enc: Encoded, acc: np.ndarray, *, loss: str, epochs
                 for _ in range(listwise_batches(n, batch_size, list_length, max_compare_ratio)):
                     lists = sample_lists(acc, rng, batch_size, list_length)
                     uniq, inv = np.unique(lists, return_inverse=True)
-                    s = net.score(take(enc, uniq))
-                    value = losses.listmle_loss(s[torch.from_numpy(inv.reshape(lists.shape)).to(device)],
-                                                listmle_reduction)
+                    inv_t = torch.from_numpy(inv.reshape(lists.shape)).to(device)
+                    if score_per == "use":  # every list element through the head (aw_nas update_argsort)
+                        s = net.head(net.embed(take(enc, uniq))[inv_t.reshape(-1)]).view(lists.shape)
+                    else:
+                        s = net.score(take(enc, uniq))[inv_t]
+                    value = losses.listmle_loss(s, listmle_reduction)
                     total, steps = total + _step(opt, value), steps + 1
             else:
                 perm = rng.permutation(n)
@@ -140,7 +145,8 @@ def train(net: PredictorNet, enc: Encoded, acc: np.ndarray, *, loss: str, epochs
                     idx = perm[start:start + batch_size]
                     value = _batch_loss(net, take(enc, idx), acc[idx], acc_t[torch.from_numpy(idx).to(device)],
                                         rng, loss=loss, margin=margin, max_compare_ratio=max_compare_ratio,
-                                        compare_threshold=compare_threshold, pair_choice=pair_choice)
+                                        compare_threshold=compare_threshold, pair_choice=pair_choice,
+                                        score_per=score_per)
                     if value is not None:
                         total, steps = total + _step(opt, value), steps + 1
             history.append(total / max(steps, 1))
@@ -162,7 +168,7 @@ def _step(opt: torch.optim.Optimizer, value: torch.Tensor) -> float:
 
 def _batch_loss(net: PredictorNet, enc: Encoded, acc: np.ndarray, acc_t: torch.Tensor, rng: np.random.Generator,
                 *, loss: str, margin: float, max_compare_ratio: float, compare_threshold: float,
-                pair_choice: str) -> torch.Tensor | None:
+                pair_choice: str, score_per: str = "use") -> torch.Tensor | None:
     if loss == "regression":
         return losses.regression_loss(net.score(enc), acc_t)
     pairs_np, labels_np = sample_pairs(acc, rng, max_compare_ratio, compare_threshold, pair_choice)
@@ -175,7 +181,12 @@ def _batch_loss(net: PredictorNet, enc: Encoded, acc: np.ndarray, acc_t: torch.T
         emb = net.embed(enc)
         e1, e2 = emb[pairs[:, 0]], emb[pairs[:, 1]]
         return losses.comparator_loss(net.head(e1, e2), net.head(e2, e1), labels)
-    scores = net.score(enc)
+    if score_per == "use":
+        # both sides of every pair through the head, each its own dropout draw (aw_nas update_compare)
+        scores = net.head(net.embed(enc)[pairs.reshape(-1)])
+        pairs = torch.arange(len(scores), device=device).view(-1, 2)
+    else:
+        scores = net.score(enc)
     if loss == "hinge":
         return losses.hinge_loss(scores, pairs, labels, margin)
     if loss == "bce":
