@@ -198,6 +198,11 @@ def _nb201_checks(cell: CellLookup) -> list[tuple[str, bool | None]]:
     return [("GATES + hinge at 50 %: mean N@5 <= 2", None if c is None else c["n_at_5_mean"] <= 2)]
 
 
+#: how the training loop scores pairs and lists (network.COMMON["score_per"]); changed 2026-11-24
+SCORING_NOTE = ("pair / list scoring: the MLP head runs once per arch occurrence in the sampled pairs or lists, "
+                "each with its own dropout mask, as aw_nas scores the two sides of its pairs in separate passes "
+                "(score_per='use'); tables made before 2026-11-24 scored each arch once per minibatch")
+
 GATES_NB101 = PredictorExperiment(
     name="gates-nb101", space="nb101",
     title="GATES on NAS-Bench-101: Kendall tau vs number of training archs",
@@ -216,6 +221,7 @@ GATES_NB101 = PredictorExperiment(
         "N@K after the final epoch",
         "comparator: ranked by its win rate against 64 fixed training archs (GATESPredictor's scoring), not by "
         "aw_nas's comparison sort of the whole test set (A1.5)",
+        SCORING_NOTE,
         *NB101_PAPER_NK,
     ),
 )
@@ -233,6 +239,7 @@ GATES_NB201 = PredictorExperiment(
         "training subsets: int(7,813 * p / 100) archs, nested per seed (the first n of "
         "default_rng([201, seed]).permutation(half)); at 100 % the seeds differ only in init and pairs",
         "tau: mean test tau over the last 5 epochs (all epochs if fewer) (A1.7); N@K after the final epoch",
+        SCORING_NOTE,
         *NB201_PAPER_NK,
     ),
 )
