@@ -1,5 +1,6 @@
 """Training loop of the GATES predictors: pair and list sampling as aw_nas does it (REFERENCES A1.5,
-A1.6), Adam, one optimiser step per minibatch, every architecture of a minibatch encoded once."""
+A1.6), Adam, one optimiser step per minibatch, every architecture of a minibatch encoded once and
+(by default, as aw_nas) the head run once per pair member or list element."""
 
 from __future__ import annotations
 
@@ -110,9 +111,10 @@ def train(net: PredictorNet, enc: Encoded, acc: np.ndarray, *, loss: str, epochs
     ``batch_size`` archs; each minibatch is embedded once (one encoder forward), then the sampled
     pairs index the embeddings. ListMLE draws ``batch_size`` lists per step. ``score_per="use"``
     (aw_nas): the head runs once per arch occurrence in a pair or list, each with its own dropout
-    mask; ``"arch"``: once per arch, shared by its pairs (``network.COMMON`` says why it matters). ``acc`` must already be in [0, 1] for the regression loss. Returns the mean loss of each
-    epoch. Deterministic on CPU for a given ``seed`` (numpy Generator for sampling; the caller seeds
-    torch for initialisation and dropout).
+    mask; ``"arch"``: once per arch, shared by its pairs (``network.COMMON`` says why it matters).
+    ``acc`` must already be in [0, 1] for the regression loss. Returns the mean loss of each epoch.
+    Deterministic on CPU for a given ``seed`` (numpy Generator for sampling; the caller seeds torch
+    for initialisation and dropout).
     """
     device = next(net.parameters()).device
     dtype = next(net.parameters()).dtype
