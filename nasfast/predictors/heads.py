@@ -34,6 +34,20 @@ class PointwiseHead(nn.Module):
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
         return self.mlp(emb).squeeze(-1)
 
+    def forward_uses(self, emb: torch.Tensor, uses: torch.Tensor) -> torch.Tensor:
+        """Scores of ``emb[uses]``, each row with its own dropout draw (aw_nas scores the two sides of
+        its pairs in separate passes). Equal to ``forward(emb[uses])``, but the first Linear, which
+        comes before any dropout, runs once per arch instead of once per use.
+
+        Shapes: (n x emb_dim, U int64) -> U."""
+        first, *rest = self.mlp
+        if not isinstance(first, nn.Sequential):  # no hidden layer: one Linear, no dropout
+            return first(emb)[uses].squeeze(-1)
+        h = first[0](emb)[uses]
+        for layer in (*first[1:], *rest):
+            h = layer(h)
+        return h.squeeze(-1)
+
 
 class PairwiseComparator(nn.Module):
     """f(a1, a2): the logit that a2 is better than a1 (aw_nas ``pairwise_comparator``).

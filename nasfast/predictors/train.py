@@ -136,7 +136,7 @@ def train(net: PredictorNet, enc: Encoded, acc: np.ndarray, *, loss: str, epochs
                     uniq, inv = np.unique(lists, return_inverse=True)
                     inv_t = torch.from_numpy(inv.reshape(lists.shape)).to(device)
                     if score_per == "use":  # every list element through the head (aw_nas update_argsort)
-                        s = net.head(net.embed(take(enc, uniq))[inv_t.reshape(-1)]).view(lists.shape)
+                        s = net.head.forward_uses(net.embed(take(enc, uniq)), inv_t.reshape(-1)).view(lists.shape)
                     else:
                         s = net.score(take(enc, uniq))[inv_t]
                     value = losses.listmle_loss(s, listmle_reduction)
@@ -168,6 +168,19 @@ def _step(opt: torch.optim.Optimizer, value: torch.Tensor) -> float:
     return float(value.detach())
 
 
+def pair_scores(net: PredictorNet, enc: Encoded, pairs: torch.Tensor, score_per: str = "use"
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pointwise scores for the pairs (P x 2 into ``enc``) and the pairs indexing them.
+
+    ``"use"``: both sides of every pair through the head, each with its own dropout draw (aw_nas's
+    update_compare); the scores are then 2P long and the pairs become [[0, 1], [2, 3], ...].
+    ``"arch"``: one score per arch of ``enc``, the pairs unchanged."""
+    if score_per == "use":
+        scores = net.head.forward_uses(net.embed(enc), pairs.reshape(-1))
+        return scores, torch.arange(len(scores), device=scores.device).view(-1, 2)
+    return net.score(enc), pairs
+
+
 def _batch_loss(net: PredictorNet, enc: Encoded, acc: np.ndarray, acc_t: torch.Tensor, rng: np.random.Generator,
                 *, loss: str, margin: float, max_compare_ratio: float, compare_threshold: float,
                 pair_choice: str, score_per: str = "use") -> torch.Tensor | None:
@@ -183,12 +196,7 @@ def _batch_loss(net: PredictorNet, enc: Encoded, acc: np.ndarray, acc_t: torch.T
         emb = net.embed(enc)
         e1, e2 = emb[pairs[:, 0]], emb[pairs[:, 1]]
         return losses.comparator_loss(net.head(e1, e2), net.head(e2, e1), labels)
-    if score_per == "use":
-        # both sides of every pair through the head, each its own dropout draw (aw_nas update_compare)
-        scores = net.head(net.embed(enc)[pairs.reshape(-1)])
-        pairs = torch.arange(len(scores), device=device).view(-1, 2)
-    else:
-        scores = net.score(enc)
+    scores, pairs = pair_scores(net, enc, pairs, score_per)
     if loss == "hinge":
         return losses.hinge_loss(scores, pairs, labels, margin)
     if loss == "bce":
