@@ -210,7 +210,7 @@ class NB201Weights:
 def nb201_weights(arch: space.NB201Arch | str | int, num_classes: int = 10, *, channels: int = 16,
                   cells: int = 5, seed: int = 0) -> NB201Weights:
     """The initial parameters ``nb201_network(arch, num_classes, channels=, cells=, seed=seed)``
-    would have, bit for bit, without building the network (about 10x faster: the table path builds
+    would have, bit for bit, without building the network (about 5x faster: the table path builds
     one per architecture, and on a GPU the module construction was the bound; RESULTS.md).
 
     Bit-identical because the draws are the modules' own: the same ``nn.init`` calls on tensors of
