@@ -40,10 +40,12 @@ class PointwiseHead(nn.Module):
         comes before any dropout, runs once per arch instead of once per use.
 
         Shapes: (n x emb_dim, U int64) -> U."""
+        # index_select, not h[uses]: its backward (index_add) sums in a fixed order on the CPU, where
+        # advanced indexing's (index_put with accumulate) runs threads in parallel and is not deterministic
         first, *rest = self.mlp
         if not isinstance(first, nn.Sequential):  # no hidden layer: one Linear, no dropout
-            return first(emb)[uses].squeeze(-1)
-        h = first[0](emb)[uses]
+            return first(emb).index_select(0, uses).squeeze(-1)
+        h = first[0](emb).index_select(0, uses)
         for layer in (*first[1:], *rest):
             h = layer(h)
         return h.squeeze(-1)
