@@ -134,11 +134,9 @@ def train(net: PredictorNet, enc: Encoded, acc: np.ndarray, *, loss: str, epochs
                 for _ in range(listwise_batches(n, batch_size, list_length, max_compare_ratio)):
                     lists = sample_lists(acc, rng, batch_size, list_length)
                     uniq, inv = np.unique(lists, return_inverse=True)
-                    inv_t = torch.from_numpy(inv.reshape(lists.shape)).to(device)
-                    if score_per == "use":  # every list element through the head (aw_nas update_argsort)
-                        s = net.head.forward_uses(net.embed(take(enc, uniq)), inv_t.reshape(-1)).view(lists.shape)
-                    else:
-                        s = net.score(take(enc, uniq))[inv_t]
+                    # "use": every list element through the head, as aw_nas's update_argsort
+                    s = use_scores(net, take(enc, uniq), torch.from_numpy(inv.reshape(lists.shape)).to(device),
+                                   score_per)
                     value = losses.listmle_loss(s, listmle_reduction)
                     total, steps = total + _step(opt, value), steps + 1
             else:
@@ -168,15 +166,26 @@ def _step(opt: torch.optim.Optimizer, value: torch.Tensor) -> float:
     return float(value.detach())
 
 
+def use_scores(net: PredictorNet, enc: Encoded, uses: torch.Tensor, score_per: str = "use") -> torch.Tensor:
+    """Pointwise scores of ``enc[uses]`` (any shape of int64 indices into ``enc``), shaped as ``uses``.
+
+    ``"use"``: each use through the head with its own dropout draw (aw_nas); ``"arch"``: each arch
+    scored once, the uses gathered. Gathers use ``index_select``, whose CPU backward is deterministic."""
+    flat = uses.reshape(-1)
+    if score_per == "use":
+        return net.head.forward_uses(net.embed(enc), flat).view(uses.shape)
+    return net.score(enc).index_select(0, flat).view(uses.shape)
+
+
 def pair_scores(net: PredictorNet, enc: Encoded, pairs: torch.Tensor, score_per: str = "use"
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pointwise scores for the pairs (P x 2 into ``enc``) and the pairs indexing them.
 
     ``"use"``: both sides of every pair through the head, each with its own dropout draw (aw_nas's
     update_compare); the scores are then 2P long and the pairs become [[0, 1], [2, 3], ...].
-    ``"arch"``: one score per arch of ``enc``, the pairs unchanged."""
+    ``"arch"``: one score per arch of ``enc``, the pairs unchanged (the loss op gathers them)."""
     if score_per == "use":
-        scores = net.head.forward_uses(net.embed(enc), pairs.reshape(-1))
+        scores = use_scores(net, enc, pairs, score_per).reshape(-1)
         return scores, torch.arange(len(scores), device=scores.device).view(-1, 2)
     return net.score(enc), pairs
 
