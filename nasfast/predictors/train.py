@@ -203,7 +203,7 @@ def _batch_loss(net: PredictorNet, enc: Encoded, acc: np.ndarray, acc_t: torch.T
     labels = torch.from_numpy(labels_np).to(device=device, dtype=acc_t.dtype)
     if loss == "comparator":
         emb = net.embed(enc)
-        e1, e2 = emb[pairs[:, 0]], emb[pairs[:, 1]]
+        e1, e2 = emb.index_select(0, pairs[:, 0]), emb.index_select(0, pairs[:, 1])  # deterministic backward
         return losses.comparator_loss(net.head(e1, e2), net.head(e2, e1), labels)
     scores, pairs = pair_scores(net, enc, pairs, score_per)
     if loss == "hinge":
