@@ -180,21 +180,31 @@ def bench_train_step(device: str, steps: int = 20) -> None:
     pairs = torch.from_numpy(np.stack([i, j], 1)).to(device)
     labels = torch.from_numpy(np.where(acc[j] > acc[i], 1.0, -1.0)).to(device, torch.float32)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    # "use" (the default, aw_nas's dropout): the head's layers after its first Linear run per pair
-    # member; "arch": the whole head once per arch. The encoder runs once per arch either way.
-    for score_per in ("use", "arch"):
-        times = []
-        for k in range(steps + 3):
+
+    def torch_dropout_scores():
+        # the reference for "use": the same scores, with torch's gather and dropout on the gathered rows
+        (linear, act, drop), last = net.head.mlp
+        h = drop(act(linear(net.embed(enc))).index_select(0, pairs.reshape(-1)))
+        return last(h).reshape(-1), torch.arange(2 * len(pairs), device=pairs.device).view(-1, 2)
+
+    # "use" (the default, aw_nas's dropout): the head's layers after its first ReLU run per pair
+    # member, with the compiled gather_dropout_dot; "use, torch dropout": the same with torch's ops;
+    # "arch": the whole head once per arch. The encoder runs once per arch in all three.
+    modes = {"use": lambda: pair_scores(net, enc, pairs, "use"), "use, torch dropout": torch_dropout_scores,
+             "arch": lambda: pair_scores(net, enc, pairs, "arch")}
+    times: dict[str, list[float]] = {m: [] for m in modes}
+    for k in range(steps + 3):
+        for mode, scores in modes.items():  # interleaved, so that a slow spell of the VM hits all three
             t = time.perf_counter()
             opt.zero_grad(set_to_none=True)
-            hinge_loss(*pair_scores(net, enc, pairs, score_per), labels, 0.1).backward()
+            hinge_loss(*scores(), labels, 0.1).backward()
             opt.step()
             sync()
             if k >= 3:
-                times.append(time.perf_counter() - t)
+                times[mode].append(time.perf_counter() - t)
+    for mode, ts in times.items():
         print(f"training step {device} (batch 512, 2,048 hinge pairs, Adam, each arch encoded once, "
-              f"score_per={score_per!r}): median {np.median(times) * 1e3:.1f} ms, best {min(times) * 1e3:.1f} ms "
-              f"over {steps}")
+              f"score_per={mode!r}): median {np.median(ts) * 1e3:.1f} ms, best {min(ts) * 1e3:.1f} ms over {steps}")
 
 
 def main() -> None:

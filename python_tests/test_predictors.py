@@ -503,6 +503,28 @@ def test_head_forward_uses_equals_forward_on_the_gathered_rows():
         assert (len(torch.unique(s)) > 1) == bool(hidden)
 
 
+def test_head_forward_uses_in_training_draws_the_compiled_ops_masks():
+    """Training mode: the first ReLU's output gathered with the compiled dropout (fused with the
+    last Linear for one hidden layer), the mask seeded from torch's generator; unbiased."""
+    from nasfast.ops.gather_dropout import draw_seed, gather_dropout
+    from nasfast.predictors.heads import PointwiseHead
+
+    emb, uses = torch.randn(10, 8, dtype=torch.float64), torch.randint(0, 10, (37,))
+    for hidden in ((16,), (16, 12)):
+        head = PointwiseHead(8, hidden, dropout=0.3).double().train()
+        (linear, act, _), *rest = head.mlp
+        torch.manual_seed(4)
+        got = head.forward_uses(emb, uses)
+        torch.manual_seed(4)
+        h = gather_dropout(act(linear(emb)), uses, 0.3, draw_seed())
+        for layer in rest:
+            h = layer(h)
+        torch.testing.assert_close(got, h.squeeze(-1))
+        if len(hidden) == 1:  # linear in the mask: the mean over draws tends to the eval score
+            mean = torch.stack([head.forward_uses(emb, uses) for _ in range(4000)]).mean(0)
+            torch.testing.assert_close(mean, head.eval()(emb[uses]), atol=0.02, rtol=0)
+
+
 def test_comparator_scores_are_antisymmetric_win_rates():
     tr, acc_tr, te, _ = nb201_split(100, 50)
     p = GATESPredictor("nb201", loss="comparator", layers=(16,), mlp_hidden=(16,)).fit(tr, acc_tr, epochs=2)

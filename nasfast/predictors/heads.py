@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nasfast.ops.gather_dropout import gather_dropout, gather_dropout_dot
+
 __all__ = ["mlp", "PointwiseHead", "PairwiseComparator"]
 
 
@@ -36,8 +38,12 @@ class PointwiseHead(nn.Module):
 
     def forward_uses(self, emb: torch.Tensor, uses: torch.Tensor) -> torch.Tensor:
         """Scores of ``emb[uses]``, each row with its own dropout draw (aw_nas scores the two sides of
-        its pairs in separate passes). Equal to ``forward(emb[uses])``, but the first Linear, which
-        comes before any dropout, runs once per arch instead of once per use.
+        its pairs in separate passes). Equal in distribution to ``forward(emb[uses])`` (in eval
+        mode, equal), but the first Linear and its ReLU, which come before any dropout, run once per
+        arch, and the gather and the first dropout are one compiled op (``ops.gather_dropout``, with
+        the last Linear too when it follows: ``gather_dropout_dot``), whose mask is drawn from a
+        seed by a counter-based generator: torch's ``bernoulli_`` on the gathered rows was a third
+        of a training step.
 
         Shapes: (n x emb_dim, U int64) -> U."""
         # index_select, not h[uses]: its backward (index_add) sums in a fixed order on the CPU, where
@@ -45,8 +51,15 @@ class PointwiseHead(nn.Module):
         first, *rest = self.mlp
         if not isinstance(first, nn.Sequential):  # no hidden layer: one Linear, no dropout
             return first(emb).index_select(0, uses).squeeze(-1)
-        h = first[0](emb).index_select(0, uses)
-        for layer in (*first[1:], *rest):
+        linear, act, drop = first  # as mlp() builds it
+        h = act(linear(emb))
+        if not (self.training and drop.p > 0):
+            h = h.index_select(0, uses)
+        elif len(rest) == 1:  # one hidden layer (the NB101 paper head): dropout and the last Linear fused
+            return gather_dropout_dot(h, uses, rest[0].weight[0], drop.p) + rest[0].bias[0]
+        else:
+            h = gather_dropout(h, uses, drop.p)
+        for layer in rest:
             h = layer(h)
         return h.squeeze(-1)
 
