@@ -34,6 +34,25 @@ def median_ms(fn, repeats: int, sync) -> float:
     return float(np.median(times)) * 1e3
 
 
+def bench_size(n: int, width: int, p: float, dev: str, repeats: int, sync) -> None:
+    uses = 8 * n
+    x = torch.randn(n, width, device=dev, requires_grad=True)
+    w = torch.randn(width, device=dev, requires_grad=True)
+    index = torch.randint(0, n, (uses,), device=dev)
+    g, gy = torch.randn(uses, width, device=dev), torch.randn(uses, device=dev)
+    cases = {
+        "gather_dropout": (lambda: F.dropout(x.index_select(0, index), p), lambda: gather_dropout(x, index, p), g),
+        "..._dot": (lambda: F.dropout(x.index_select(0, index), p) @ w, lambda: gather_dropout_dot(x, index, w, p), gy),
+    }
+    for op, (ref, ours, grad) in cases.items():
+        with torch.no_grad():
+            fwd = median_ms(ref, repeats, sync), median_ms(ours, repeats, sync)
+        both = (median_ms(lambda r=ref, gr=grad: r().backward(gr), repeats, sync),
+                median_ms(lambda o=ours, gr=grad: o().backward(gr), repeats, sync))
+        for pass_name, (t_ref, t_ours) in (("forward", fwd), ("fwd+bwd", both)):
+            print(f"{n:6d} {uses:7d} {width:5d} {op:14s} {pass_name:8s} {t_ref:9.3f} {t_ours:8.3f} {t_ref / t_ours:9.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -48,29 +67,8 @@ def main() -> None:
           f"p = 0.1, float32")
     print(f"{'archs':>6s} {'uses':>7s} {'width':>5s} {'op':14s} {'pass':8s} {'torch ms':>9s} {'ours ms':>8s} "
           f"{'torch/ours':>10s}")
-    p = 0.1
     for n, width in ((512, 200), (512, 300), (16384, 200)):
-        uses = 8 * n
-        x = torch.randn(n, width, device=dev, requires_grad=True)
-        w = torch.randn(width, device=dev, requires_grad=True)
-        index = torch.randint(0, n, (uses,), device=dev)
-        g, gy = torch.randn(uses, width, device=dev), torch.randn(uses, device=dev)
-        cases = {
-            "gather_dropout": (lambda: F.dropout(x.index_select(0, index), p), lambda: gather_dropout(x, index, p), g),
-            "..._dot": (lambda: F.dropout(x.index_select(0, index), p) @ w, lambda: gather_dropout_dot(x, index, w, p),
-                        gy),
-        }
-        for op, (ref, ours, grad) in cases.items():
-            for pass_name, wrap in (("forward", lambda f: f), ("fwd+bwd", lambda f, grad=grad: f().backward(grad))):
-                run_ref = ref if pass_name == "forward" else (lambda r=ref, gr=grad: r().backward(gr))
-                run_ours = ours if pass_name == "forward" else (lambda o=ours, gr=grad: o().backward(gr))
-                if pass_name == "forward":
-                    with torch.no_grad():
-                        t_ref, t_ours = median_ms(run_ref, args.repeats, sync), median_ms(run_ours, args.repeats, sync)
-                else:
-                    t_ref, t_ours = median_ms(run_ref, args.repeats, sync), median_ms(run_ours, args.repeats, sync)
-                print(f"{n:6d} {uses:7d} {width:5d} {op:14s} {pass_name:8s} {t_ref:9.3f} {t_ours:8.3f} "
-                      f"{t_ref / t_ours:9.1f}x")
+        bench_size(n, width, 0.1, dev, args.repeats, sync)
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -53,7 +53,7 @@ for stage in $STAGES; do
         python_tests/test_gates_aggregate.py python_tests/test_pairwise_ranking_loss.py \
         python_tests/test_graph_hash.py python_tests/test_avg_pool3x3.py python_tests/test_metrics.py \
         python_tests/test_proxies_nb201.py python_tests/test_gates_onnode_encode.py \
-        python_tests/test_predictors.py python_tests/test_pooling.py
+        python_tests/test_predictors.py python_tests/test_pooling.py python_tests/test_gather_dropout.py
       tail -n 25 "$OUT/tests.log"
       ;;
     bench-gates)
@@ -69,6 +69,7 @@ for stage in $STAGES; do
       run bench 90 $PY benchmarks/bench_gates_aggregate.py --threads 2
       run bench 120 $PY benchmarks/bench_pairwise_loss.py --devices cuda
       run bench 60 $PY benchmarks/bench_graph_hash.py --threads 2
+      run bench 60 $PY benchmarks/bench_gather_dropout.py --device cuda
       ;;
     proxies)
       run proxies "$(left)" $PY -m nasfast proxies --space nb201 --dataset cifar10 --all \

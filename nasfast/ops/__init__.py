@@ -11,6 +11,13 @@ except ImportError as exc:  # pragma: no cover - only when the package was not b
         "`pip install --no-build-isolation -e .` (see README.md)"
     ) from exc
 
-from nasfast.ops import avg_pool3x3, gather_dropout, gates_aggregate, gates_onnode_encode, graph_hash, pairwise_ranking_loss
+from nasfast.ops import (
+    avg_pool3x3,
+    gates_aggregate,
+    gates_onnode_encode,
+    gather_dropout,
+    graph_hash,
+    pairwise_ranking_loss,
+)
 
 __all__ = ["avg_pool3x3", "gather_dropout", "gates_aggregate", "gates_onnode_encode", "graph_hash", "pairwise_ranking_loss"]
