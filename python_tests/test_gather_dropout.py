@@ -154,6 +154,9 @@ def test_opcheck():
     (lambda x, i, w: gather_dropout(x, i.view(2, 5), 0.1), "index must have 1 dimensions"),
     (lambda x, i, w: gather_dropout_dot(x, i, w[:3], 0.1), r"w must be \(d,\) with d = 6"),
     (lambda x, i, w: gather_dropout_dot(x, i, w.float(), 0.1), "w must have the dtype of x"),
+    (lambda x, i, w: torch.ops.nasfast.gather_dropout_backward(x, i, 4, 0.1, 1), r"grad must have one row per index \(10\)"),
+    (lambda x, i, w: torch.ops.nasfast.gather_dropout_backward(x.new_ones(10, 6), i, -1, 0.1, 1), "rows must be >= 0"),
+    (lambda x, i, w: torch.ops.nasfast.gather_dropout_dot_backward(w, x, i, w, 0.1, 1), r"grad must be \(U,\) with U = 10"),
 ])
 def test_bad_inputs_raise_naming_the_problem(call, message):
     x, index, w = random_inputs(4, 6, 10)

@@ -52,6 +52,14 @@ inline void check_inputs(const at::Tensor& x, const at::Tensor& index, double p,
   check_p(p);
 }
 
+// gather_dropout_backward: grad (U, d) with one row per index entry; rows >= 0.
+inline void check_backward_inputs(const at::Tensor& grad, const at::Tensor& index, int64_t rows, double p) {
+  check_inputs(grad, index, p, "grad");
+  TORCH_CHECK(rows >= 0, "rows must be >= 0, got ", rows);
+  TORCH_CHECK(grad.size(0) == index.size(0), "grad must have one row per index (", index.size(0), "), got shape ",
+              grad.sizes());
+}
+
 // gather_dropout_dot: w (d,) of x's dtype and device.
 inline void check_weight(const at::Tensor& x, const at::Tensor& w) {
   TORCH_CHECK(w.scalar_type() == x.scalar_type(), "w must have the dtype of x (", x.scalar_type(), "), got ",

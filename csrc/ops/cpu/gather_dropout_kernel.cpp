@@ -167,11 +167,8 @@ at::Tensor gather_dropout_cpu(const at::Tensor& x_in, const at::Tensor& index_in
 
 at::Tensor gather_dropout_backward_cpu(const at::Tensor& grad_in, const at::Tensor& index_in, int64_t rows,
                                        double p, int64_t seed) {
-  check_inputs(grad_in, index_in, p, "grad");
+  check_backward_inputs(grad_in, index_in, rows, p);
   TORCH_CHECK(grad_in.device().is_cpu(), "expected CPU tensors, got ", grad_in.device());
-  TORCH_CHECK(rows >= 0, "rows must be >= 0, got ", rows);
-  TORCH_CHECK(grad_in.size(0) == index_in.size(0), "grad must have one row per index (", index_in.size(0),
-              "), got shape ", grad_in.sizes());
   const at::Tensor grad = grad_in.contiguous(), index = index_in.contiguous();
   check_index_range(index, rows);
   at::Tensor gx = at::zeros({rows, grad.size(1)}, grad.options());

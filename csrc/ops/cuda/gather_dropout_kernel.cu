@@ -117,11 +117,8 @@ at::Tensor gather_dropout_cuda(const at::Tensor& x_in, const at::Tensor& index_i
 
 at::Tensor gather_dropout_backward_cuda(const at::Tensor& grad_in, const at::Tensor& index_in, int64_t rows,
                                         double p, int64_t seed) {
-  check_inputs(grad_in, index_in, p, "grad");
+  check_backward_inputs(grad_in, index_in, rows, p);
   TORCH_CHECK(grad_in.is_cuda(), "expected CUDA tensors, got ", grad_in.device());
-  TORCH_CHECK(rows >= 0, "rows must be >= 0, got ", rows);
-  TORCH_CHECK(grad_in.size(0) == index_in.size(0), "grad must have one row per index (", index_in.size(0),
-              "), got shape ", grad_in.sizes());
   const c10::cuda::CUDAGuard guard(grad_in.device());
   const at::Tensor grad = grad_in.contiguous(), index = index_in.contiguous();
   check_index_range(index, rows);
