@@ -98,8 +98,10 @@ def run_one(impl: str, n: int, kind: str, device: str, repeats: int, threads: in
 
 def measure(impl: str, n: int, kind: str, device: str, repeats: int, threads: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", json.dumps([impl, n, kind, device, repeats, threads])]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{impl} (n={n}, {kind}, {device}) failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

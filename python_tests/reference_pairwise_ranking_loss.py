@@ -31,7 +31,7 @@ def all_pairs_reference(scores, targets, kind="hinge", margin=0.1, tie_threshold
 def all_pairs_as_given_pairs(targets, tie_threshold=0.0):
     """The (pairs, labels) that the all-pairs mode forms, for cross-checking the two modes."""
     n = targets.shape[0]
-    i, j = torch.triu_indices(n, n, 1)
+    i, j = torch.triu_indices(n, n, 1, device=targets.device)
     dt = targets[j] - targets[i]
     keep = dt.abs() > tie_threshold
     return torch.stack([i, j], 1)[keep], torch.where(dt > 0, 1.0, -1.0).to(targets.dtype)[keep]

@@ -175,10 +175,20 @@ def test_index_out_of_range_raises(bad):
             call()
 
 
+def assert_sums_close(got: torch.Tensor, want: torch.Tensor) -> None:
+    """Values that sum many terms (a dot over 300 columns, a row's gradient over ~300 uses, a w-gradient
+    over 30,000) in another order on each device (CPU blocks and vector lanes, CUDA warps and atomics).
+    float32 rounding follows the partial sums' size, so elements near zero differed by 1e-5 to 2e-4
+    on an H100: compare the whole tensor's relative norm."""
+    if want.dtype == torch.float32:
+        assert float((got - want).norm()) <= 1e-5 * float(want.norm()) + 1e-6
+    else:
+        torch.testing.assert_close(got, want)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_cuda_matches_cpu(dtype):
-    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else {}
     for n, d, U in ((1, 1, 1), (7, 33, 50), (512, 200, 4096), (100, 300, 30000), (3, 5, 0)):
         x, index, w = random_inputs(n, d, U, dtype=dtype)
         g, gy = torch.randn(U, d, dtype=dtype), torch.randn(U, dtype=dtype)
@@ -189,14 +199,14 @@ def test_cuda_matches_cpu(dtype):
             assert torch.equal(gather_dropout(xg, ig, p, SEED).cpu(), gather_dropout(xc, ic, p, SEED))
             gather_dropout(xc, ic, p, SEED).backward(g)
             gather_dropout(xg, ig, p, SEED).backward(g.cuda())
-            torch.testing.assert_close(xg.grad.cpu(), xc.grad, **tol)
+            assert_sums_close(xg.grad.cpu(), xc.grad)
             xc.grad = xg.grad = None
             yc, yg = gather_dropout_dot(xc, ic, wc, p, SEED), gather_dropout_dot(xg, ig, wg, p, SEED)
-            torch.testing.assert_close(yg.cpu(), yc.detach(), **tol)
+            assert_sums_close(yg.cpu(), yc.detach())
             yc.backward(gy)
             yg.backward(gy.cuda())
-            torch.testing.assert_close(xg.grad.cpu(), xc.grad, **tol)
-            torch.testing.assert_close(wg.grad.cpu(), wc.grad, **tol)
+            assert_sums_close(xg.grad.cpu(), xc.grad)
+            assert_sums_close(wg.grad.cpu(), wc.grad)
     x, index, w = random_inputs(4, 6, 10, dtype=dtype)
     index[3] = 9
     with pytest.raises(RuntimeError, match="out of range"):

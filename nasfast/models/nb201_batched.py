@@ -91,8 +91,8 @@ class BatchedNB201:
         members = {id(everyone): list(range(self.B))}  # batch positions of each arch tensor, on the host
 
         def stack(name: str, archs: torch.Tensor, *, weight: bool = False) -> torch.Tensor:
-            t = torch.cat([states[b][name] for b in members[id(archs)]], 0)
-            t = t.to(device=self.device, dtype=self.dtype).detach().clone()
+            t = torch.cat([states[b][name] for b in members[id(archs)]], 0).detach()
+            t = self._to_device(t.to(self.dtype))
             if absolute:
                 t = t.abs()
             if channels_last and t.dim() == 4:
@@ -115,14 +115,14 @@ class BatchedNB201:
             for op, _k in CONV_KERNEL.items():
                 owners = [b for b in range(self.B) if self.ops[b][e] == op]
                 if owners:
-                    convs[op] = torch.tensor(owners, dtype=torch.long, device=self.device)
+                    convs[op] = self._to_device(torch.tensor(owners, dtype=torch.long))
                     members[id(convs[op])] = owners
             self.edge_convs.append(convs)
             masks: dict[int, torch.Tensor | None] = {}
             for op in (POOL, SKIP):
                 sel = [float(self.ops[b][e] == op) for b in range(self.B)]
                 if any(sel):
-                    masks[op] = None if all(sel) else torch.tensor(sel, dtype=self.dtype, device=self.device)
+                    masks[op] = None if all(sel) else self._to_device(torch.tensor(sel, dtype=self.dtype))
             self.edge_masks.append(masks)
         self.stages: list[tuple[str, object]] = []
         for s, width in ((1, c), (2, 2 * c), (3, 4 * c)):
@@ -148,6 +148,16 @@ class BatchedNB201:
         self._chan_cache: dict[tuple[int, int], torch.Tensor] = {}
 
     # ---- helpers ---------------------------------------------------------------------------------
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` (a tensor the caller just made, so never shared) on ``self.device``. CPU -> GPU goes
+        through pinned memory without blocking: a pageable copy waits for the GPU, and construction
+        makes ~200 of them (an H100 took 140 ms to build 64 archs, the GPU idle meanwhile; RESULTS.md)."""
+        if t.device == self.device:
+            return t
+        if t.device.type == "cpu" and self.device.type == "cuda":
+            return t.pin_memory().to(self.device, non_blocking=True)
+        return t.to(self.device)
+
     def _channels(self, archs: torch.Tensor, width: int) -> torch.Tensor:
         key = (id(archs), width)
         if key not in self._chan_cache:
