@@ -8,7 +8,9 @@ subset (tiled for batches above 30,001).
 
 Also: ``GATESPredictor.score`` on 423,624 NB101 specs (the size of NAS-Bench-101: the bundled 30,001
 tiled; validation, pruning and encoding from raw (adjacency, ops) arrays included); and one training step
-(batch 512, 2,048 hinge pairs, Adam) of the full predictor.
+(batch 512, 2,048 hinge pairs, Adam) of the full predictor, first with malloc as the process
+started and then as the ``nasfast`` command sets it (``nasfast.runtime.keep_freed_memory``), with
+the minor page faults per step of each.
 
 FLOPs counted are the useful ones of the encoder: per layer 2 N d_in d_out (S = X W on N = 7
 nodes) plus 2 d_out per edge (gate-multiply-add of one message), batch-independent parts (node
@@ -21,6 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -32,6 +37,7 @@ from nasfast.predictors.encoding import encode_nb101, to_device
 from nasfast.predictors.gates import NB101GATES
 from nasfast.predictors.losses import hinge_loss
 from nasfast.predictors.train import pair_scores
+from nasfast.runtime import keep_freed_memory
 from nasfast.tabular.bundled import NB101_MAIN, npz_array
 
 TOTAL_NB101 = 423_624
@@ -167,7 +173,7 @@ def bench_score(device: str) -> None:
           f"{time.perf_counter() - t:.2f} s")
 
 
-def bench_train_step(device: str, steps: int = 20) -> None:
+def bench_train_step(device: str, malloc: str, steps: int = 20) -> None:
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     adj, ops = npz_array(NB101_MAIN, "adjacency"), npz_array(NB101_MAIN, "ops")
     acc = npz_array(NB101_MAIN, "valid_acc_108ep").astype(np.float64)
@@ -193,7 +199,10 @@ def bench_train_step(device: str, steps: int = 20) -> None:
     modes = {"use": lambda: pair_scores(net, enc, pairs, "use"), "use, torch dropout": torch_dropout_scores,
              "arch": lambda: pair_scores(net, enc, pairs, "arch")}
     times: dict[str, list[float]] = {m: [] for m in modes}
+    faults = 0
     for k in range(steps + 3):
+        if k == 3:
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         for mode, scores in modes.items():  # interleaved, so that a slow spell of the VM hits all three
             t = time.perf_counter()
             opt.zero_grad(set_to_none=True)
@@ -202,9 +211,12 @@ def bench_train_step(device: str, steps: int = 20) -> None:
             sync()
             if k >= 3:
                 times[mode].append(time.perf_counter() - t)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / (steps * len(modes))
     for mode, ts in times.items():
         print(f"training step {device} (batch 512, 2,048 hinge pairs, Adam, each arch encoded once, "
-              f"score_per={mode!r}): median {np.median(ts) * 1e3:.1f} ms, best {min(ts) * 1e3:.1f} ms over {steps}")
+              f"score_per={mode!r}, malloc {malloc}): median {np.median(ts) * 1e3:.1f} ms, "
+              f"best {min(ts) * 1e3:.1f} ms over {steps}")
+    print(f"  minor page faults per step (all three modes, malloc {malloc}): {faults:.0f}")
 
 
 def main() -> None:
@@ -213,8 +225,14 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[512, 4096, 100_000])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--train-step-worker", choices=["default", "keep"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.train_step_worker:
+        if args.train_step_worker == "keep" and not keep_freed_memory():
+            print("  (malloc settings unavailable on this system: the second run is the default again)")
+        bench_train_step(args.device, "default" if args.train_step_worker == "default" else "keeping freed memory")
+        return
     dev = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     print(f"load average before: {os.getloadavg()} (other processes share these cores)")
     print(f"torch {torch.__version__}, threads={args.threads}, device={dev}, NB101 GATES 4 x 128, float32; "
@@ -228,7 +246,12 @@ def main() -> None:
     if compiled.get("why"):
         print(f"torch.compile unavailable: {compiled['why']}")
     bench_score(args.device)
-    bench_train_step(args.device)
+    # each in a fresh process (the sections above have already grown this one's heap): with malloc
+    # as a process starts, then as the `nasfast` command sets it (nasfast.runtime)
+    for malloc in ("default", "keep"):
+        cmd = [sys.executable, __file__, "--threads", str(args.threads), "--device", args.device,
+               "--train-step-worker", malloc]
+        print(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout, end="")
     print(f"load average after: {os.getloadavg()}")
 
 

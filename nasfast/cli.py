@@ -35,6 +35,7 @@ from nasfast.predictor_commands import (
 )
 from nasfast.proxy_commands import add_proxies, cmd_proxies
 from nasfast.reproduce.command import add_reproduce, cmd_reproduce
+from nasfast.runtime import apply_cli_defaults
 from nasfast.search import (
     REPORT_RULES,
     SPACE_ALIASES,
@@ -305,6 +306,7 @@ _COMMANDS = {"info": _cmd_info, "search": _cmd_search, "train-predictor": cmd_tr
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nasfast`` script and of ``python -m nasfast``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    apply_cli_defaults()  # malloc keeps freed memory (nasfast.runtime; NASFAST_MALLOC=default opts out)
     try:
         return _COMMANDS[args.command](args)
     except BrokenPipeError:

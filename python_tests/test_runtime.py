@@ -1,0 +1,91 @@
+"""nasfast.runtime: the malloc setting the ``nasfast`` command applies."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from nasfast import runtime
+
+GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+# a fresh process: ten GATES training steps (NB101, batch 512, 2,048 hinge pairs, Adam), then the
+# minor page faults per step of the last five
+STEPS = """
+import resource, sys
+import numpy as np, torch
+from nasfast import runtime
+if sys.argv[1] == "keep":
+    assert runtime.keep_freed_memory()
+from nasfast.predictors import GATESPredictor
+from nasfast.predictors.encoding import encode_nb101
+from nasfast.predictors.losses import hinge_loss
+from nasfast.predictors.train import pair_scores
+torch.manual_seed(0)
+torch.set_num_threads(1)
+from nasfast.tabular.bundled import NB101_MAIN, npz_array
+rng = np.random.default_rng(0)
+adj, ops = npz_array(NB101_MAIN, "adjacency")[:512], npz_array(NB101_MAIN, "ops")[:512]
+net = GATESPredictor("nb101").net.train()
+enc = encode_nb101((adj, ops))
+pairs = torch.from_numpy(rng.integers(0, 512, (2048, 2)))
+labels = torch.from_numpy(rng.choice([-1.0, 1.0], 2048)).float()
+opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+for k in range(10):
+    if k == 5:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    opt.zero_grad()
+    hinge_loss(*pair_scores(net, enc, pairs, "use"), labels, 0.1).backward()
+    opt.step()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
+def test_keep_freed_memory_stops_page_faults_of_a_training_step():
+    def faults(mode: str) -> float:
+        done = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return float(done.stdout.strip().splitlines()[-1])
+
+    default, keep = faults("default"), faults("keep")
+    # measured on the 2-core VM: ~1,800-2,300 per step with glibc's defaults, 3-40 kept
+    assert default > 200, default
+    assert keep < default / 5, (keep, default)
+
+
+@pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
+def test_keep_freed_memory_applies_and_repeats():
+    assert runtime.keep_freed_memory()
+    assert runtime.keep_freed_memory()
+
+
+@pytest.mark.parametrize("kwargs", [dict(mmap_threshold=-1), dict(trim=2**31), dict(top_pad=1.5),
+                                    dict(mmap_threshold=True)])
+def test_keep_freed_memory_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs)).split("_")[0]):
+        runtime.keep_freed_memory(**kwargs)
+
+
+def test_cli_applies_it_unless_opted_out(monkeypatch):
+    calls = []
+    monkeypatch.setattr(runtime, "keep_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.delenv(runtime.ENV_OPT_OUT, raising=False)
+    runtime.apply_cli_defaults()
+    assert calls == [1]
+    monkeypatch.setenv(runtime.ENV_OPT_OUT, "default")
+    runtime.apply_cli_defaults()
+    assert calls == [1]
+
+
+def test_the_command_calls_it(monkeypatch):
+    from nasfast import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "apply_cli_defaults", lambda: calls.append(os.getpid()))
+    assert cli.main(["info"]) == 0
+    assert calls == [os.getpid()]
