@@ -4,7 +4,6 @@
 // adds each row into g_x with atomicAdd and its chunk's sum into g_w with one. Atomic adds make the
 // float sum order (and the last bits) vary between runs, as torch's index_add_ on CUDA does.
 #include <ATen/Dispatch.h>
-#include <ATen/ops/aminmax.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
@@ -15,6 +14,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "index_range_check.h"
 #include "../gather_dropout.h"
 
 namespace nasfast {
@@ -81,14 +81,6 @@ __global__ void dot_backward_kernel(const T* __restrict__ g, const T* __restrict
   }
 }
 
-void check_index_range(const at::Tensor& index, int64_t n) {
-  if (index.numel() == 0) return;
-  const auto minmax = at::aminmax(index);
-  const int64_t lo = std::get<0>(minmax).item<int64_t>(), hi = std::get<1>(minmax).item<int64_t>();
-  TORCH_CHECK(lo >= 0 && hi < n, "index holds values in [", lo, ", ", hi, "], out of range for ", n,
-              " rows (indices are 0..n-1)");
-}
-
 template <bool kBackward>
 void launch(const at::Tensor& in, const at::Tensor& index, at::Tensor& out, double p, int64_t seed) {
   const int64_t total = index.size(0) * in.size(1);
@@ -109,7 +101,7 @@ at::Tensor gather_dropout_cuda(const at::Tensor& x_in, const at::Tensor& index_i
   TORCH_CHECK(x_in.is_cuda(), "expected CUDA tensors, got ", x_in.device());
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous(), index = index_in.contiguous();
-  check_index_range(index, x.size(0));
+  check_index_range_on_device(index, x.size(0), "index holds values", "rows");
   at::Tensor y = at::empty({index.size(0), x.size(1)}, x.options());
   launch<false>(x, index, y, p, seed);
   return y;
@@ -121,7 +113,7 @@ at::Tensor gather_dropout_backward_cuda(const at::Tensor& grad_in, const at::Ten
   TORCH_CHECK(grad_in.is_cuda(), "expected CUDA tensors, got ", grad_in.device());
   const c10::cuda::CUDAGuard guard(grad_in.device());
   const at::Tensor grad = grad_in.contiguous(), index = index_in.contiguous();
-  check_index_range(index, rows);
+  check_index_range_on_device(index, rows, "index holds values", "rows");
   at::Tensor gx = at::zeros({rows, grad.size(1)}, grad.options());
   launch<true>(grad, index, gx, p, seed);
   return gx;
@@ -134,7 +126,7 @@ at::Tensor gather_dropout_dot_cuda(const at::Tensor& x_in, const at::Tensor& ind
   TORCH_CHECK(x_in.is_cuda(), "expected CUDA tensors, got ", x_in.device());
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous(), index = index_in.contiguous(), w = w_in.contiguous();
-  check_index_range(index, x.size(0));
+  check_index_range_on_device(index, x.size(0), "index holds values", "rows");
   const int64_t U = index.size(0), d = x.size(1);
   at::Tensor y = at::zeros({U}, x.options());
   if (U == 0 || d == 0) return y;
@@ -162,7 +154,7 @@ std::tuple<at::Tensor, at::Tensor> gather_dropout_dot_backward_cuda(const at::Te
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous(), index = index_in.contiguous(), w = w_in.contiguous();
   const at::Tensor grad = grad_in.contiguous();
-  check_index_range(index, x.size(0));
+  check_index_range_on_device(index, x.size(0), "index holds values", "rows");
   at::Tensor gx = at::zeros_like(x), gw = at::zeros_like(w);
   const int64_t U = index.size(0), d = x.size(1);
   const int64_t total = (U + kRowsPerThread - 1) / kRowsPerThread * d;

@@ -11,7 +11,6 @@
 //   with given pairs syncs once, to check the pair indices on the host.
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
-#include <ATen/ops/aminmax.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros_like.h>
@@ -22,6 +21,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "index_range_check.h"
 #include "../pairwise_ranking_loss.h"
 
 namespace nasfast {
@@ -97,14 +97,6 @@ __global__ void pair_grad_kernel(const scalar_t* __restrict__ grad, const scalar
   atomicAdd(out + a, static_cast<scalar_t>(-c));
 }
 
-void check_pair_range(const at::Tensor& pairs, int64_t n) {
-  if (pairs.numel() == 0) return;
-  const auto minmax = at::aminmax(pairs);
-  const int64_t lo = std::get<0>(minmax).item<int64_t>(), hi = std::get<1>(minmax).item<int64_t>();
-  TORCH_CHECK(lo >= 0 && hi < n, "pairs hold indices in [", lo, ", ", hi, "], out of range for ", n,
-              " scores (indices are 0..n-1)");
-}
-
 int64_t num_blocks(int64_t work) {
   return std::max<int64_t>(1, std::min<int64_t>(kMaxBlocks, (work + kThreads - 1) / kThreads));
 }
@@ -119,7 +111,7 @@ at::Tensor pairwise_ranking_loss_cuda(const at::Tensor& scores_in, const at::Ten
   const at::Tensor scores = scores_in.contiguous(), pairs = pairs_in.contiguous();
   const at::Tensor labels = labels_in.contiguous();
   const int64_t n = scores.size(0), P = pairs.size(0);
-  check_pair_range(pairs, n);
+  check_index_range_on_device(pairs, n, "pairs hold indices", "scores");
   auto stream = c10::cuda::getCurrentCUDAStream();
   at::Tensor loss = at::empty({}, scores.options());
   const int64_t blocks = num_blocks(P);
