@@ -4,9 +4,9 @@
 dynamically up to 32 MiB) straight back to the OS when freed, and trims the heap top, so the next
 tensor of that size is mapped afresh and pays a page fault per 4 KiB page on first touch. A GATES
 training step (batch 512, NB101) allocates and frees activations of 0.2-2 MiB in varying order: on
-the 2-core VM it took 2,327 minor page faults per step, and their cost moved with the host's load
-(the step's median 16-23 ms, its best 15.3 ms either way). With the thresholds raised, 10 faults per
-step and a median of 16 ms (``benchmarks/bench_gates.py`` prints both; RESULTS.md). This is the
+the 2-core VM, in a fresh process, it took 400-1,900 minor page faults per step and a median of
+16.9-19.9 ms; with the thresholds raised, 3-8 faults and 16.0-17.0 ms (best times alike either way:
+the faults' cost moves with the host's load). ``benchmarks/bench_gates.py`` prints both. This is the
 standard advice for PyTorch on CPU (tcmalloc or jemalloc preloaded do the same); the price is that
 up to ``trim`` bytes of freed memory stay with the process instead of going back to the OS.
 """

@@ -65,9 +65,8 @@ class GatesLayer(nn.Module):
     def forward_relu(self, x: torch.Tensor, op_table: torch.Tensor, edge_op: torch.Tensor,
                      residual: torch.Tensor) -> torch.Tensor:
         """``relu(forward(...))``, with the bias and the ReLU applied in place on the aggregate's fresh
-        output (its backward keeps only its inputs). Each new activation costs the 2-core VM page
-        faults (glibc maps blocks this size afresh); two fewer per layer took ~2 ms off a training
-        step (RESULTS.md)."""
+        output (its backward keeps only its inputs): two fresh activations fewer per layer, each of
+        which glibc's default malloc faults in page by page (``nasfast.runtime``, RESULTS.md)."""
         y = gates_aggregate(self.support(x), self.gates(op_table), edge_op, residual)
         if self.bias is not None:
             y.add_(self.bias)
