@@ -7,8 +7,10 @@ smaller than synced: the device is. On a CPU both are the same. Phases: building
 from drawn weights, the forward pass (recording naswot's kernels), the loss backward, snip's per-arch
 reduction, the input-gradient backward of jacob_cov, its eigen-solve, naswot's slogdet, synflow
 (its own float64 network), the main pass as the table runs it, and drawing the initial weights (CPU).
-The second of two rounds is printed. Usage: ``python benchmarks/proxies_phase_times.py [--device cuda]
-[--archs 64] [--threads 16]``.
+The second of two rounds is printed. ``--profile K`` adds a ``torch.profiler`` trace of one whole
+``nb201_proxies_batched`` call: the K ops with the most device time and the K with the most host
+time, and the number of kernel launches. Usage: ``python benchmarks/proxies_phase_times.py
+[--device cuda] [--archs 64] [--threads 16] [--profile 25]``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from nasfast.models.nb201 import nb201_weights
 from nasfast.models.nb201_batched import BatchedNB201
 from nasfast.proxies import nb201_batched as batched
+from nasfast.proxies import nb201_proxies_batched
 from nasfast.proxies.data import proxy_batch
 from nasfast.proxies.definitions import ieee_float32, jacob_cov_scores, naswot_scores
 from nasfast.proxies.table import arch_seed, priority_order
@@ -31,6 +34,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--archs", type=int, default=64, help="the first ARCHS of the table's --all order")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--profile", type=int, default=0, metavar="K", help="also print a profile's top K ops")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -79,6 +83,25 @@ def main() -> None:
     print(f"{'phase':56} {'host ms':>9} {'synced ms':>10}")
     for n, host, synced in rows:
         print(f"{n:56} {host * 1e3:9.1f} {synced * 1e3:10.1f}")
+    if args.profile:
+        profile_call(nets, x, y, dev, args.profile)
+
+
+def profile_call(nets, x, y, dev: torch.device, top: int) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    names = ["synflow", "snip", "grad_norm", "jacob_cov", "naswot"]
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        nb201_proxies_batched(nets, names, x, y)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+    table = prof.key_averages()
+    if dev.type == "cuda":
+        print(table.table(sort_by="self_device_time_total", row_limit=top, max_name_column_width=70))
+    print(table.table(sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=70))
+    launches = sum(e.count for e in table if e.key in ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel"))
+    print(f"kernel launches in one call of {len(nets)} archs: {launches}")
 
 
 if __name__ == "__main__":
