@@ -92,7 +92,9 @@ class BatchedNB201:
 
         def stack(name: str, archs: torch.Tensor, *, weight: bool = False) -> torch.Tensor:
             t = torch.cat([states[b][name] for b in members[id(archs)]], 0).detach()
-            t = self._to_device(t.to(self.dtype))
+            # copied as drawn, then converted where the network runs: synflow's float64 doubles the
+            # bytes, and on a GPU the host is the bound (RESULTS.md)
+            t = self._to_device(t).to(self.dtype)
             if absolute:
                 t = t.abs()
             if channels_last and t.dim() == 4:
