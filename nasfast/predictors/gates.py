@@ -62,20 +62,15 @@ class GatesLayer(nn.Module):
     def add_bias(self, y: torch.Tensor) -> torch.Tensor:
         return y if self.bias is None else y + self.bias
 
-    def forward_relu(self, x: torch.Tensor, op_table: torch.Tensor, edge_op: torch.Tensor,
-                     residual: torch.Tensor) -> torch.Tensor:
-        """``relu(forward(...))``, with the bias and the ReLU applied in place on the aggregate's fresh
-        output (its backward keeps only its inputs): two fresh activations fewer per layer, each of
-        which glibc's default malloc faults in page by page (``nasfast.runtime``, RESULTS.md)."""
-        y = gates_aggregate(self.support(x), self.gates(op_table), edge_op, residual)
-        if self.bias is not None:
-            y.add_(self.bias)
-        return y.relu_()
-
     def forward(self, x: torch.Tensor, op_table: torch.Tensor, edge_op: torch.Tensor,
                 residual: torch.Tensor) -> torch.Tensor:
-        """x: batch x N x d_in; edge_op: batch x N x N int64 (-1 masked); residual: N bool."""
-        return self.add_bias(gates_aggregate(self.support(x), self.gates(op_table), edge_op, residual))
+        """x: batch x N x d_in; edge_op: batch x N x N int64 (-1 masked); residual: N bool.
+
+        The bias is added in place on the aggregate's fresh output (its backward keeps only its
+        inputs), so this and a caller's in-place ReLU make no further activation: each one is a round
+        of page faults under glibc's default malloc (``nasfast.runtime``, RESULTS.md)."""
+        y = gates_aggregate(self.support(x), self.gates(op_table), edge_op, residual)
+        return y if self.bias is None else y.add_(self.bias)
 
 
 def _stack(in_dim: int, dims: tuple[int, ...], op_dim: int, bias: bool) -> nn.ModuleList:
@@ -165,8 +160,9 @@ class NB101GATES(nn.Module):
         op_table = self.op_table()
         y = self.initial_features(B, n)
         for k, layer in enumerate(self.layers):
-            y = layer(y, op_table, edge_op, residual) if k == len(self.layers) - 1 else \
-                layer.forward_relu(y, op_table, edge_op, residual)
+            y = layer(y, op_table, edge_op, residual)
+            if k < len(self.layers) - 1:
+                y = y.relu_()  # in place on the layer's fresh output (see GatesLayer.forward)
         if self.readout == "output":
             return y[:, -1]
         valid = enc["valid"][:, 1:, None].to(y.dtype)
