@@ -36,7 +36,7 @@ from nasfast.predictors import GATESPredictor
 from nasfast.predictors.encoding import encode_nb101, to_device
 from nasfast.predictors.gates import NB101GATES
 from nasfast.predictors.losses import hinge_loss
-from nasfast.predictors.train import pair_scores
+from nasfast.predictors.train import adam, pair_scores
 from nasfast.runtime import keep_freed_memory
 from nasfast.tabular.bundled import NB101_MAIN, npz_array
 
@@ -185,7 +185,7 @@ def bench_train_step(device: str, malloc: str, steps: int = 20) -> None:
     j += j >= i
     pairs = torch.from_numpy(np.stack([i, j], 1)).to(device)
     labels = torch.from_numpy(np.where(acc[j] > acc[i], 1.0, -1.0)).to(device, torch.float32)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    opt = adam(net.parameters(), lr=1e-3)  # as train() builds it
 
     def torch_dropout_scores():
         # the reference for "use": the same scores, with torch's gather and dropout on the gathered rows

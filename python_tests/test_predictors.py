@@ -13,8 +13,9 @@ from torch.nn import functional as F
 from nasfast import metrics, tabular
 from nasfast.predictors import GATESPredictor, encoding, losses
 from nasfast.predictors.gates import NB101GATES, NB201GATES, DartsGATES
-from nasfast.predictors.train import _batch_loss, listwise_batches, sample_lists, sample_pairs
+from nasfast.predictors.train import _batch_loss, adam, listwise_batches, sample_lists, sample_pairs
 from nasfast.spaces import darts, nb101, nb201
+from nasfast.tabular.bundled import NB101_MAIN, npz_array
 
 NB201_C10V = "cifar10-valid/acc/valid/200ep"
 
@@ -386,6 +387,26 @@ def test_smoke_training_nb201_kendall_tau():
     assert p.history[-1] < p.history[0]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_adam_is_fused_and_steps_as_the_per_parameter_loop(dtype):
+    torch.manual_seed(0)
+    net = NB101GATES().to(dtype)
+    ref, start = copy.deepcopy(net), copy.deepcopy(net)
+    enc = encoding.encode_nb101((npz_array(NB101_MAIN, "adjacency")[:8], npz_array(NB101_MAIN, "ops")[:8]))
+    opt, ref_opt = adam(net.parameters(), lr=1e-2, weight_decay=1e-4), torch.optim.Adam(
+        ref.parameters(), lr=1e-2, weight_decay=1e-4, foreach=False)
+    assert opt.defaults["fused"] and not ref_opt.defaults["fused"]
+    for _ in range(3):
+        for model, o in ((net, opt), (ref, ref_opt)):
+            o.zero_grad()
+            model(enc).square().sum().backward()
+            o.step()
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    for p, q in zip(net.parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q, rtol=tol, atol=tol)
+    assert all((p - p0).abs().max() > 1e-3 for p, p0 in zip(net.parameters(), start.parameters()) if p.requires_grad)
+
+
 def test_fit_is_deterministic_and_chunking_does_not_change_scores():
     tr, acc_tr, te, _ = nb201_split(200, 300)
     cfg = dict(layers=(32, 32), mlp_hidden=(32,), epochs=3)
@@ -569,8 +590,6 @@ def test_config_and_input_errors():
 def test_nb101_array_batches_are_encoded_a_chunk_at_a_time():
     """Scores of an (adjacency, ops) batch do not depend on the chunking (the default micro-batch is
     one shape for all), and a bad graph in a later chunk is named with its chunk's start."""
-    from nasfast.tabular.bundled import NB101_MAIN, npz_array
-
     adj, ops = npz_array(NB101_MAIN, "adjacency")[:300], npz_array(NB101_MAIN, "ops")[:300]
     p = GATESPredictor("nb101", layers=(16, 16), mlp_hidden=(16,))
     whole = p.score((adj, ops), chunk_size=4096, micro_batch=64)

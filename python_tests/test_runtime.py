@@ -24,7 +24,7 @@ if sys.argv[1] == "keep":
 from nasfast.predictors import GATESPredictor
 from nasfast.predictors.encoding import encode_nb101
 from nasfast.predictors.losses import hinge_loss
-from nasfast.predictors.train import pair_scores
+from nasfast.predictors.train import adam, pair_scores
 torch.manual_seed(0)
 torch.set_num_threads(1)
 from nasfast.tabular.bundled import NB101_MAIN, npz_array
@@ -34,7 +34,7 @@ net = GATESPredictor("nb101").net.train()
 enc = encode_nb101((adj, ops))
 pairs = torch.from_numpy(rng.integers(0, 512, (2048, 2)))
 labels = torch.from_numpy(rng.choice([-1.0, 1.0], 2048)).float()
-opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+opt = adam(net.parameters(), lr=1e-3)
 faults = []
 for _ in range(20):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -17,9 +17,20 @@ from nasfast.predictors.encoding import Encoded, take
 if TYPE_CHECKING:
     from nasfast.predictors.network import PredictorNet
 
-__all__ = ["sample_pairs", "sample_lists", "listwise_batches", "train"]
+__all__ = ["adam", "sample_pairs", "sample_lists", "listwise_batches", "train"]
 
 Progress = bool | Callable[[int, float], None] | None
+
+
+def adam(params, lr: float = 1e-3, weight_decay: float = 0.0) -> torch.optim.Adam:
+    """The predictors' Adam (aw_nas: Adam, lr 1e-3), in torch's fused form where it has one.
+
+    The fused kernel updates every parameter in one pass; the default per-parameter loop launches
+    ~10 small ops per tensor, about 1.3 ms of a 15 ms GATES step on 2 CPU threads (0.6 ms fused;
+    RESULTS.md). Same update rule; the two differ only in float rounding."""
+    params = list(params)
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
 
 
 @functools.lru_cache(maxsize=8)
@@ -123,7 +134,7 @@ def train(net: PredictorNet, enc: Encoded, acc: np.ndarray, *, loss: str, epochs
     n = len(acc)
     acc_t = torch.as_tensor(acc, dtype=dtype, device=device)
     params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    opt = adam(params, lr=lr, weight_decay=weight_decay)
     report, bar = _progress_fn(progress, epochs)
     history: list[float] = []
     try:
