@@ -21,8 +21,12 @@ import sys
 # mallopt parameter numbers from glibc's <malloc.h>
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 
-#: set NASFAST_MALLOC=default to leave malloc as it is (the ``nasfast`` command then skips the call)
+#: NASFAST_MALLOC=default leaves malloc as it is (the ``nasfast`` command then skips the call);
+#: NASFAST_MALLOC=keep makes ``import nasfast`` apply ``keep_freed_memory`` (library use, and the
+#: command's spawned workers, which inherit the variable from it)
 ENV_OPT_OUT = "NASFAST_MALLOC"
+
+_applied = False
 
 
 def keep_freed_memory(mmap_threshold: int = 32 << 20, trim: int = 1 << 30, top_pad: int = 64 << 20) -> bool:
@@ -44,11 +48,32 @@ def keep_freed_memory(mmap_threshold: int = 32 << 20, trim: int = 1 << 30, top_p
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     # mallopt returns 1 on success, 0 for a value it refuses
-    return all(mallopt(param, value) == 1 for param, value in (
+    ok = all(mallopt(param, value) == 1 for param, value in (
         (_M_MMAP_THRESHOLD, mmap_threshold), (_M_TRIM_THRESHOLD, trim), (_M_TOP_PAD, top_pad)))
+    global _applied
+    _applied = _applied or ok
+    return ok
+
+
+def kept() -> bool:
+    """Whether ``keep_freed_memory`` has been applied in this process."""
+    return _applied
+
+
+def _env_setting() -> str:
+    return os.environ.get(ENV_OPT_OUT, "").strip().lower()
+
+
+def apply_env_setting() -> None:
+    """Run by ``import nasfast``: apply the setting when NASFAST_MALLOC=keep."""
+    if _env_setting() == "keep":
+        keep_freed_memory()
 
 
 def apply_cli_defaults() -> None:
-    """What the ``nasfast`` command sets before it runs anything (unless NASFAST_MALLOC=default)."""
-    if os.environ.get(ENV_OPT_OUT, "").strip().lower() != "default":
+    """What the ``nasfast`` command sets before it runs anything (unless NASFAST_MALLOC=default).
+    It also sets NASFAST_MALLOC=keep, so that the processes it spawns (``--workers``) keep freed
+    memory too: they import nasfast before they run anything."""
+    if _env_setting() != "default":
         keep_freed_memory()
+        os.environ[ENV_OPT_OUT] = "keep"

@@ -1,4 +1,4 @@
-"""nasfast.runtime: the malloc setting the ``nasfast`` command applies."""
+"""nasfast.runtime: the malloc setting the ``nasfast`` command applies, and NASFAST_MALLOC."""
 
 from __future__ import annotations
 
@@ -49,7 +49,10 @@ print(float(np.median(faults[10:])))
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
 def test_keep_freed_memory_stops_page_faults_of_a_training_step():
     def faults(mode: str) -> float:
-        done = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, timeout=300)
+        # the variable too: a `nasfast` command run earlier in this process has set it to keep
+        env = {**os.environ, runtime.ENV_OPT_OUT: mode}
+        done = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, timeout=300,
+                              env=env)
         assert done.returncode == 0, done.stderr[-2000:]
         return float(done.stdout.strip().splitlines()[-1])
 
@@ -78,9 +81,28 @@ def test_cli_applies_it_unless_opted_out(monkeypatch):
     monkeypatch.delenv(runtime.ENV_OPT_OUT, raising=False)
     runtime.apply_cli_defaults()
     assert calls == [1]
+    assert os.environ[runtime.ENV_OPT_OUT] == "keep"  # for the processes the command spawns
     monkeypatch.setenv(runtime.ENV_OPT_OUT, "default")
     runtime.apply_cli_defaults()
     assert calls == [1]
+    assert os.environ[runtime.ENV_OPT_OUT] == "default"
+
+
+def _child_kept() -> bool:
+    return runtime.kept()
+
+
+@pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
+@pytest.mark.parametrize("setting", ["keep", "default", ""])
+def test_spawned_workers_follow_the_variable(monkeypatch, setting):
+    """A ``spawn`` worker (the proxies table's and ProxyBO's pools) imports nasfast afresh, so the
+    variable is what carries the command's setting into it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    monkeypatch.setenv(runtime.ENV_OPT_OUT, setting)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert pool.submit(_child_kept).result(timeout=120) is (setting == "keep")
 
 
 def test_the_command_calls_it(monkeypatch):
