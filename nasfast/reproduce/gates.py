@@ -203,6 +203,10 @@ SCORING_NOTE = ("pair / list scoring: the MLP head runs once per arch occurrence
                 "each with its own dropout mask, as aw_nas scores the two sides of its pairs in separate passes "
                 "(score_per='use'); tables made before 2026-11-24 scored each arch once per minibatch")
 
+#: the optimiser (train.adam); changed 2026-11-24
+OPTIMISER_NOTE = ("optimiser: Adam, lr 1e-3, no schedule (A1.2), torch's fused kernel; the reproductions/ tables "
+                  "of 2026-11-24 were made with torch's per-parameter loop: the same update rule, other float rounding")
+
 GATES_NB101 = PredictorExperiment(
     name="gates-nb101", space="nb101",
     title="GATES on NAS-Bench-101: Kendall tau vs number of training archs",
@@ -222,6 +226,7 @@ GATES_NB101 = PredictorExperiment(
         "comparator: ranked by its win rate against 64 fixed training archs (GATESPredictor's scoring), not by "
         "aw_nas's comparison sort of the whole test set (A1.5)",
         SCORING_NOTE,
+        OPTIMISER_NOTE,
         *NB101_PAPER_NK,
     ),
 )
@@ -240,6 +245,7 @@ GATES_NB201 = PredictorExperiment(
         "default_rng([201, seed]).permutation(half)); at 100 % the seeds differ only in init and pairs",
         "tau: mean test tau over the last 5 epochs (all epochs if fewer) (A1.7); N@K after the final epoch",
         SCORING_NOTE,
+        OPTIMISER_NOTE,
         *NB201_PAPER_NK,
     ),
 )
