@@ -10,7 +10,8 @@ Also: ``GATESPredictor.score`` on 423,624 NB101 specs (the size of NAS-Bench-101
 tiled; validation, pruning and encoding from raw (adjacency, ops) arrays included); and one training step
 (batch 512, 2,048 hinge pairs, Adam) of the full predictor, first with malloc as the process
 started and then as the ``nasfast`` command sets it (``nasfast.runtime.keep_freed_memory``), with
-the minor page faults per step of each.
+the minor page faults per step of each; each run also times the step with torch's per-parameter
+Adam loop (training uses the fused one, ``train.adam``) and prints the paired difference.
 
 FLOPs counted are the useful ones of the encoder: per layer 2 N d_in d_out (S = X W on N = 7
 nodes) plus 2 d_out per edge (gate-multiply-add of one message), batch-independent parts (node
