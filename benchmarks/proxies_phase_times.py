@@ -6,7 +6,9 @@ finished too ("synced"). host ~ synced: the host is the bound (the device waits 
 smaller than synced: the device is. On a CPU both are the same. Phases: building ``BatchedNB201``
 from drawn weights, the forward pass (recording naswot's kernels), the loss backward, snip's per-arch
 reduction, the input-gradient backward of jacob_cov, its eigen-solve, naswot's slogdet, synflow
-(its own float64 network), the main pass as the table runs it, and drawing the initial weights (CPU).
+(its own float64 network), the main pass alone and with synflow run while its backwards are queued
+(as the table runs them: on a GPU the overlapped line should be under the sum of the two before it),
+and drawing the initial weights (CPU).
 The second of two rounds is printed. ``--profile K`` adds a ``torch.profiler`` trace of one whole
 ``nb201_proxies_batched`` call: the K ops with the most device time and the K with the most host
 time, and the number of kernel launches. Usage: ``python benchmarks/proxies_phase_times.py
@@ -44,6 +46,7 @@ def main() -> None:
     order = priority_order(0)[:args.archs]
     draw = lambda: [nb201_weights(int(i), 10, seed=arch_seed(0, int(i))) for i in order]  # noqa: E731
     nets = [w for w in draw() if w.has_path]
+    main = ["snip", "grad_norm", "jacob_cov", "naswot"]  # the table's proxies but synflow
     rows: list[tuple[str, float, float]] = []
 
     def phase(name, fn):
@@ -75,8 +78,9 @@ def main() -> None:
         with ieee_float32():
             main_pass_phases()
             phase("synflow (build, forward, backward; float64)", lambda: batched._synflow(nets, x))
-            phase("main pass as the table runs it (all above but synflow)", lambda: batched._main_pass(
-                nets, ["snip", "grad_norm", "jacob_cov", "naswot"], x, y, torch.float32))
+            phase("main pass alone (all above but synflow)", lambda: batched._main_pass(nets, main, x, y, torch.float32))
+            phase("main pass + synflow as the table runs them (overlapped)", lambda: batched._main_pass(
+                nets, main, x, y, torch.float32, meanwhile=lambda: batched._synflow(nets, x)))
         phase("initial weights drawn (CPU)", draw)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     print(f"torch {torch.__version__}, {name}, {len(nets)} live archs of {args.archs}, batch 64 x 32 px, float32")

@@ -103,6 +103,29 @@ def test_batch_composition_does_not_change_a_value():
         assert together[name][2] == pytest.approx(alone[name][0], rel=1e-9)
 
 
+def test_synflow_runs_once_the_main_backwards_are_queued_and_before_any_read_back(monkeypatch):
+    """On a GPU synflow's host work overlaps the main pass's device-bound backwards (nb201_batched
+    ._main_pass): it must start after both backwards are queued and before the first read-back
+    (each read waits for the device)."""
+    from nasfast.proxies import nb201_batched as batched
+
+    events = []
+    real_grad, real_synflow, real_per_arch = torch.autograd.grad, batched._synflow, batched._per_arch
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: events.append("backward") or real_grad(*a, **k))
+    monkeypatch.setattr(batched, "_synflow", lambda *a: events.append("synflow") or real_synflow(*a))
+    monkeypatch.setattr(batched, "_per_arch", lambda *a: events.append("read") or real_per_arch(*a))
+    archs = [nb201.from_index(i) for i in (0, 100, 2000)]
+    x, y = small_batch()
+    names = ["snip", "jacob_cov", "synflow"]
+    values = nb201_proxies_batched(small_nets(archs), names, x, y, dtype=torch.float64)
+    assert events[:4] == ["backward", "backward", "synflow", "backward"], events  # synflow's own backward
+    assert events.index("read") > events.index("synflow") and events.count("synflow") == 1
+    monkeypatch.undo()
+    for name in names:  # the same values as each proxy alone
+        alone = nb201_proxies_batched(small_nets(archs), [name], x, y, dtype=torch.float64)[name]
+        np.testing.assert_allclose(values[name], alone, rtol=1e-12)
+
+
 def test_no_path_cells_give_nan_for_data_proxies_only():
     nets = small_nets([DEAD, nb201.from_index(5)])
     x, y = small_batch()

@@ -10,7 +10,7 @@ measures the difference.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -99,20 +99,31 @@ def _per_arch(net: BatchedNB201, per_block: list[tuple[torch.Tensor, object]]) -
     return out.cpu().numpy()
 
 
-def _main_pass(nets, names, x, y, dtype) -> dict[str, np.ndarray]:
+def _main_pass(nets, names, x, y, dtype, meanwhile: Callable[[], np.ndarray] | None = None
+               ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The gradient proxies of ``names`` from one forward and up to two backwards.
+
+    ``meanwhile`` runs once both backwards are queued and before any value is read back (each read
+    waits for the device). On a GPU the backwards are bound by the device and synflow's pass by the
+    host (RESULTS.md, "On an H100, second loan"), so the host builds synflow's network and queues its
+    passes while the device is still busy with these. Returns (values, ``meanwhile``'s result)."""
     net = BatchedNB201(nets, dtype=dtype, device=x.device)
     B, N = net.B, len(x)
     rec = _Collect(B, N, "naswot" in names, "fisher" in names, net.device)
     want_jac = "jacob_cov" in names
     xin = x.to(dtype).repeat(1, B, 1, 1).requires_grad_(True) if want_jac else x.to(dtype)
     logits = net.forward(xin, rec)
-    out: dict[str, np.ndarray] = {}
+    grads = None
     if any(n in names for n in _LOSS_GRAD):
-        loss = _batched_loss(logits, y)
         acts = [o for o, _ in rec.outputs] if rec.outputs is not None else []
         weights = [sw.weight for sw in net.weights]
-        grads = torch.autograd.grad(loss, weights + acts, retain_graph=want_jac, allow_unused=True)
-        wg, ag = grads[:len(weights)], grads[len(weights):]
+        grads = torch.autograd.grad(_batched_loss(logits, y), weights + acts, retain_graph=want_jac,
+                                    allow_unused=True)
+    jac = torch.autograd.grad(logits.sum(), xin)[0] if want_jac else None
+    extra = meanwhile() if meanwhile is not None else None
+    out: dict[str, np.ndarray] = {}
+    if grads is not None:
+        wg, ag = grads[:len(net.weights)], grads[len(net.weights):]
         pairs = [(sw, g) for sw, g in zip(net.weights, wg) if g is not None]
         blocks = lambda t, sw: t.reshape(len(sw.archs), -1)  # noqa: E731
         if "snip" in names:
@@ -131,12 +142,11 @@ def _main_pass(nets, names, x, y, dtype) -> dict[str, np.ndarray]:
                 per_channel = single.fisher_channels(act.detach(), g)
                 vals.append((per_channel.reshape(len(sw.archs), -1).sum(1) * sw.fan_in, sw))
             out["fisher"] = _per_arch(net, vals)
-    if want_jac:
-        (jac,) = torch.autograd.grad(logits.sum(), xin)
+    if jac is not None:
         out["jacob_cov"] = jacob_cov_scores(jac.reshape(N, B, -1).transpose(0, 1))
     if rec.kernel is not None:
         out["naswot"] = naswot_scores(rec.kernel)
-    return out
+    return out, extra
 
 
 def _grasp(nets, x, y, dtype) -> np.ndarray:
@@ -186,13 +196,17 @@ def nb201_proxies_batched(nets: Sequence[NB201Network | NB201Weights], names: Se
     live_nets = [weights[i] for i in alive]
     main = [n for n in names if n in GRADIENT_PROXIES]
     results: dict[str, np.ndarray] = {}
+    synflow = (lambda: _synflow(live_nets, x)) if "synflow" in names else None
     with ieee_float32():
-        if main:
-            results.update(_main_pass(live_nets, main, x, y, dtype))
+        if main:  # synflow runs inside the main pass, overlapping its backwards (see _main_pass)
+            values, synflow_values = _main_pass(live_nets, main, x, y, dtype, meanwhile=synflow)
+            results.update(values)
+            if synflow is not None:
+                results["synflow"], synflow = synflow_values, None
         if "grasp" in names:
             results["grasp"] = _grasp(live_nets, x, y, dtype)
-        if "synflow" in names:
-            results["synflow"] = _synflow(live_nets, x)
+        if synflow is not None:
+            results["synflow"] = synflow()
     for n, v in results.items():
         out[n][alive] = v
     return out
