@@ -202,10 +202,10 @@ def nb201_proxies_batched(nets: Sequence[NB201Network | NB201Weights], names: Se
             values, synflow_values = _main_pass(live_nets, main, x, y, dtype, meanwhile=synflow)
             results.update(values)
             if synflow is not None:
-                results["synflow"], synflow = synflow_values, None
+                results["synflow"] = synflow_values
         if "grasp" in names:
             results["grasp"] = _grasp(live_nets, x, y, dtype)
-        if synflow is not None:
+        if synflow is not None and "synflow" not in results:
             results["synflow"] = synflow()
     for n, v in results.items():
         out[n][alive] = v
