@@ -484,6 +484,23 @@ def test_every_loss_trains(loss):
     assert metrics.kendall_tau(acc_te, p.score(te)) > (0.0 if loss == "regression" else 0.2)
 
 
+def test_regression_warns_when_its_scores_saturate_the_sigmoid():
+    """A regression fit whose scores end in sigmoid's flat tail has stalled (the NB101 reproduction's
+    collapsed runs, reproductions/gates-nb101.md): fit says so. A large lr forces it here; the
+    paper's lr on a few epochs stays in range and must not warn."""
+    import warnings
+
+    tr, acc_tr, _, _ = nb201_split(160, 10)
+    small = dict(layers=(16, 16), mlp_hidden=(16,), batch_size=64)
+    with pytest.warns(RuntimeWarning, match="regression fit saturated"):
+        p = GATESPredictor("nb201", loss="regression", lr=0.1, **small).fit(tr, acc_tr, epochs=30)
+    assert np.mean(np.abs(p.score(tr)) > GATESPredictor.SATURATED_SCORE) > 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        p = GATESPredictor("nb201", loss="regression", **small).fit(tr, acc_tr, epochs=5)
+    assert np.median(np.abs(p.score(tr))) < GATESPredictor.SATURATED_SCORE
+
+
 @pytest.mark.parametrize("loss", ["hinge", "bce", "listmle"])
 def test_score_per_use_runs_the_head_once_per_pair_member_or_list_element(loss):
     """aw_nas scores the two sides of its pairs in separate passes and every list element on its

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,34 @@ class GATESPredictor:
                 compare_threshold=float(cfg["compare_threshold"]), pair_choice=cfg["pair_choice"],
                 list_length=int(cfg["list_length"]), listmle_reduction=cfg["listmle_reduction"],
                 score_per=cfg["score_per"], seed=seed, progress=progress)
+        if self.loss == "regression":
+            self._warn_if_saturated(to_device(enc, self.device), acc)
         return self
+
+    #: regression scores beyond this are in sigmoid's flat tail (gradient < 5e-5): training has stalled
+    SATURATED_SCORE = 10.0
+
+    @torch.no_grad()
+    def _warn_if_saturated(self, enc: Encoded, acc: np.ndarray) -> None:
+        """Warn when a regression fit ended with most training scores in sigmoid's flat tail.
+
+        With the paper's Adam (lr 1e-3) the first steps push every score up together toward the
+        labels' logit (~2.3 for 91 %) and momentum carries them far past it; once sigmoid(s) is ~1
+        for every arch its gradient vanishes and the loss stays at mean((1 - acc)^2) for good. It
+        happened in 11 of the 15 NB101 reproduction runs (reproductions/gates-nb101.md); those runs
+        rank the archs by noise in a flat tail."""
+        self.net.eval()
+        s = torch.cat([self.net.score(take(enc, slice(k, k + 4096)), None)
+                       for k in range(0, batch_size(enc), 4096)]).double().cpu().numpy()
+        frac = float(np.mean(np.abs(s) > self.SATURATED_SCORE))
+        if frac > 0.5:
+            warnings.warn(
+                f"regression fit saturated: {frac:.0%} of the training architectures score |s| > "
+                f"{self.SATURATED_SCORE:g}, where sigmoid's gradient is below 5e-5, so training stalled "
+                f"(final loss {self.history[-1]:.3g}; a constant at the mean label would give "
+                f"{float(np.var(acc)):.3g}). Adam's first steps overshot the labels' logit; the scores carry "
+                "little ranking information. Try another seed, a lower lr, or a ranking loss.",
+                RuntimeWarning, stacklevel=3)
 
     def _acc_scale(self, acc: np.ndarray) -> float:
         scale = self.config["acc_scale"]
