@@ -49,7 +49,7 @@ from nasfast.search import (
     table_candidates,
 )
 from nasfast.search.proxybo import PACKAGED_TABLES, dataset_table
-from nasfast.search.runner import CONFIG_FILE
+from nasfast.search.runner import CONFIG_FILE, read_run_config
 
 #: --option -> where in config.json the value it must agree with when resuming lies
 _RESUME_CHECKS = {
@@ -241,7 +241,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         seed = args.seed if args.seed is not None else _SEARCH_DEFAULTS["seed"]
         args.out = Path("runs") / f"{named['space']}-{named['dataset']}-{named['algo']}-seed{seed}"
     if args.resume and (args.out / CONFIG_FILE).exists():
-        mf_resume_args(args, json.loads((args.out / CONFIG_FILE).read_text()))  # options the resume left out
+        mf_resume_args(args, read_run_config(args.out))  # options the resume left out
     if (args.algo or _SEARCH_DEFAULTS["algo"]) in MF_ALGOS:
         for key in ("space", "dataset", "seed"):
             if getattr(args, key) is None:
@@ -251,9 +251,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         if getattr(args, opt) is not None:
             raise CLIError(f"--{opt.replace('_', '-')} applies to --algo {' / '.join(MF_OPTIONS[opt][0])} only")
     if args.resume and (args.out / CONFIG_FILE).exists():
-        config = json.loads((args.out / CONFIG_FILE).read_text())
+        config = read_run_config(args.out)
         strategy, evaluator = _resumed_objects(args, config)
-        budget = args.budget if args.budget is not None else config["budget"]
+        budget = args.budget if args.budget is not None else int(config.get("budget", _SEARCH_DEFAULTS["budget"]))
         rule = args.report_rule or config.get("report_rule", "incumbent")
     else:
         for key, value in _SEARCH_DEFAULTS.items():
@@ -265,6 +265,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
     result = run_search(strategy, run_evaluator, budget, args.out, resume=args.resume,
                         progress=not args.no_progress, report_rule=rule)
     cols = evaluator.config()["columns"]
+    if result["best_arch"] is None:
+        print(f"nasfast search: {result['warning']}; history in {args.out}", file=sys.stderr)
+        return 1
     print(f"best architecture:   {result['best_arch']}")
     print(f"validation accuracy: {result['best_valid_acc']:.2f} %  ({cols['valid']}, selects)")
     if cols["test"] is None:
@@ -313,7 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # output piped into e.g. `head`, which stopped reading: not an error; silence the final flush
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CLIError, CommandError, ValueError, KeyError, FileExistsError, ResumeError) as err:
+    except (CLIError, CommandError, ValueError, KeyError, FileExistsError, NotADirectoryError, PermissionError,
+            ResumeError) as err:
         # KeyError's str() adds quotes around its message; show the message itself
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"nasfast {args.command}: error: {message}", file=sys.stderr)

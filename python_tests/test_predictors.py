@@ -617,3 +617,22 @@ def test_nb101_array_batches_are_encoded_a_chunk_at_a_time():
     bad[200, 0] = 0  # graph 200 loses its input label
     with pytest.raises(ValueError, match="NB101 graph 8: .*chunk that starts at arch 192"):
         p.score((adj, bad), chunk_size=64, micro_batch=64)
+
+
+def test_bad_settings_devices_and_model_files_are_named(tmp_path):
+    with pytest.raises(ValueError, match="epochs must be a positive integer, got -1"):
+        GATESPredictor("nb201", epochs=-1)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        GATESPredictor("nb201", batch_size=0)
+    p = GATESPredictor("nb201", layers=(8,), mlp_hidden=(8,))
+    with pytest.raises(ValueError, match="epochs must be at least 1, got 0"):
+        p.fit(np.arange(4), np.arange(4.0), epochs=0)
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        GATESPredictor("nb201", device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no usable CUDA"):
+            GATESPredictor("nb201", device="cuda")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(bytes(range(100)))
+    with pytest.raises(ValueError, match="not a readable saved GATESPredictor"):
+        GATESPredictor.load(junk)

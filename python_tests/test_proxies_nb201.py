@@ -22,7 +22,7 @@ from nasfast.models.nb201 import (
 from nasfast.proxies import PROXIES, compute_proxies, nb201_proxies_batched
 from nasfast.proxies.data import proxy_batch
 from nasfast.proxies.definitions import jacob_cov_scores, naswot_kernel, naswot_scores
-from nasfast.proxies.table import TableConfig, arch_seed, read_table, run_nb201_table
+from nasfast.proxies.table import TableConfig, arch_seed, fixed_sample, read_table, run_nb201_table
 from nasfast.spaces import nb201
 
 ALL = sorted(PROXIES)
@@ -207,6 +207,19 @@ def test_bad_inputs_are_named():
         nb201_proxies_batched(nets, ["snip"], x[:, :2], y)
     with pytest.raises(ValueError, match="int64"):
         nb201_proxies_batched(nets, ["snip"], x, y.float())
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.9, got 100"):
+        nb201_proxies_batched(nets, ["snip"], x, y + 100)
+    with pytest.raises(ValueError, match="N = 8 images, got \\(3,\\)"):
+        nb201_proxies_batched(nets, ["snip"], x, y[:3])
+    with pytest.raises(ValueError, match="NaN"):
+        nb201_proxies_batched(nets, ["snip"], x * float("nan"), y)
+    with pytest.raises(TypeError, match=r"nets\[0\] is a Sequential"):
+        nb201_proxies_batched([torch.nn.Sequential()], ["snip"], x, y)
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.9"):
+        compute_proxies(nets[0], ["snip"], x, y + 100)
+    # one name as a string is one name, not its letters
+    assert set(nb201_proxies_batched(nets, "snip,params", x, y)) == {"snip", "params"}
+    assert set(compute_proxies(nets[0], "snip", x, y)) == {"snip"}
     with pytest.raises(ValueError, match="num_classes"):
         NB201Network(0, num_classes=0)
     with pytest.raises(ValueError, match="expected one of|6 ops|arch string"):
@@ -258,6 +271,23 @@ def test_table_resumes_and_refuses_other_settings(tmp_path):
     np.testing.assert_allclose(t_two["snip"], t_one["snip"], rtol=1e-9)
     with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
         run_nb201_table([3], config, two, workers=0)
+
+
+def test_table_refuses_a_csv_without_its_settings_and_bad_settings_write_nothing(tmp_path):
+    config = TableConfig(proxies=("params",), batch_size=4, channels=4, cells=1)
+    out = tmp_path / "t.csv"
+    run_nb201_table([3], config, out, progress=False)
+    moved = tmp_path / "moved.csv"
+    moved.write_bytes(out.read_bytes())  # the CSV alone: whose settings made it is unknown
+    with pytest.raises(ValueError, match="without its settings record moved.csv.json"):
+        run_nb201_table([3, 5], config, moved, progress=False)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        TableConfig(proxies=("snip",), batch_size=0)
+    with pytest.raises(ValueError, match="no usable CUDA|unknown device"):
+        run_nb201_table([3], config, tmp_path / "c.csv", device="cuda" if not torch.cuda.is_available() else "gpu")
+    assert not (tmp_path / "c.csv.json").exists()
+    with pytest.raises(ValueError, match="sample size must be 1..15625"):
+        fixed_sample(20000)
 
 
 def test_cli_proxies_writes_and_resumes(tmp_path):

@@ -483,3 +483,34 @@ def test_nb101_run_directory_and_resume(table_search, tmp_path):
     assert (cut / "history.csv").read_bytes() == (full / "history.csv").read_bytes()
     with pytest.raises(ValueError, match="needs test accuracies"):
         run_search(RandomSearch(space, 0, cands), ev, 5, tmp_path / "x", report_rule="best-test-seen")
+
+
+def test_a_request_is_told_once_and_a_space_may_be_named():
+    s = RegularizedEvolution("nb201", seed=0)  # a name works as the module does
+    assert s.space is nb201
+    req = s.ask()[0]
+    s.tell(req, Result(valid_acc=50.0))
+    with pytest.raises(ValueError, match="a second time"):
+        s.tell(req, Result(valid_acc=99.0))
+    assert len(s.history) == 1
+
+
+def test_a_run_without_a_finite_validation_accuracy_says_so_in_valid_json(tmp_path):
+    out = tmp_path / "nan"
+    with pytest.warns(RuntimeWarning, match="no evaluation returned a finite validation accuracy"):
+        result = run_search(RandomSearch(nb201, seed=0), lambda r: Result(valid_acc=math.nan), 4, out,
+                            progress=False)
+    assert result["best_arch"] is None
+    saved = json.loads((out / "result.json").read_text(), parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert saved["best_valid_acc"] is None and "finite validation accuracy" in saved["warning"]
+
+
+def test_resuming_a_directory_whose_config_is_not_a_search_config_names_the_file(tmp_path):
+    for text, message in (('{"hello": 1}', "not a nasfast search config"), ("garbage", "not readable JSON")):
+        out = tmp_path / text[:3]
+        out.mkdir()
+        (out / "config.json").write_text(text)
+        with pytest.raises(ResumeError, match=message) as err:
+            run_search(RandomSearch(nb201, seed=0), lambda r: Result(valid_acc=1.0), 2, out, resume=True,
+                       progress=False)
+        assert "config.json" in str(err.value)

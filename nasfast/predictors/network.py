@@ -60,6 +60,12 @@ def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) 
     if unknown:
         raise ValueError(f"unknown config key(s) {unknown} for space {space!r}; known: {sorted(out)}")
     out.update(config)
+    for key in ("epochs", "batch_size", "list_length", "num_references"):
+        value = out[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    if not float(out["lr"]) > 0:
+        raise ValueError(f"lr must be positive, got {out['lr']!r}")
     if out["score_per"] not in ("use", "arch"):
         raise ValueError(f"score_per must be 'use' or 'arch', got {out['score_per']!r}")
     if out["reference_choice"] not in ("random", "top"):

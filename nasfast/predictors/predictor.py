@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nasfast.device import resolve_device
 from nasfast.predictors import network
 from nasfast.predictors.encoding import Encoded, batch_size, take, to_device
 from nasfast.predictors.network import PredictorNet
@@ -49,7 +50,7 @@ class GATESPredictor:
                  device: str | torch.device = "cpu", **config: Any) -> None:
         self.space, self.encoder, self.loss = space, encoder, loss
         self.config = network.resolve_config(space, encoder, loss, config)
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.history: list[float] = []
         self.net = self._build(int(self.config["seed"]))
 
@@ -74,6 +75,8 @@ class GATESPredictor:
         """
         seed = int(self.config["seed"] if seed is None else seed)
         epochs = int(self.config["epochs"] if epochs is None else epochs)
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
         acc = np.asarray(accuracies.detach().cpu() if isinstance(accuracies, torch.Tensor) else accuracies,
                          dtype=np.float64).reshape(-1)
         enc = self.encode(archs)
@@ -174,7 +177,7 @@ class GATESPredictor:
         return out
 
     def to(self, device: str | torch.device) -> GATESPredictor:
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.net.to(self.device)
         return self
 
@@ -186,7 +189,13 @@ class GATESPredictor:
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> GATESPredictor:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise
+        except Exception as err:  # a truncated or foreign file fails in zipfile, pickle or struct
+            raise ValueError(f"{os.fspath(path)!r} is not a readable saved GATESPredictor: torch.load failed "
+                             f"with {type(err).__name__} (a truncated or foreign file?)") from err
         if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
             raise ValueError(f"{os.fspath(path)!r} is not a saved GATESPredictor (format {_FORMAT})")
         self = cls(blob["space"], blob["encoder"], blob["loss"], device=device, **blob["config"])

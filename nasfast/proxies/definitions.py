@@ -62,7 +62,9 @@ GRADIENT_PROXIES = ("snip", "grad_norm", "plain", "fisher", "jacob_cov", "naswot
 JACOB_COV_K = 1e-5
 
 
-def check_proxy_names(names: list[str] | tuple[str, ...]) -> list[str]:
+def check_proxy_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
+    if isinstance(names, str):  # "snip" or "snip,synflow": not a sequence of one-letter names
+        names = names.split(",")
     names = [n.strip() for n in names if n.strip()]
     bad = [n for n in names if n not in PROXIES]
     if bad:
@@ -70,6 +72,22 @@ def check_proxy_names(names: list[str] | tuple[str, ...]) -> list[str]:
     if not names:
         raise ValueError("no proxy named")
     return names
+
+
+def check_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) -> None:
+    """``x`` (N, 3, H, W) floating images and ``y`` (N,) int64 labels in 0..num_classes-1, or a
+    ``ValueError`` saying which part is wrong (torch's own errors surface deep inside a loss)."""
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError(f"images and labels must be tensors, got {type(x).__name__} and {type(y).__name__}")
+    if x.dim() != 4 or x.shape[1] != 3 or not x.is_floating_point():
+        raise ValueError(f"images must be a floating (N, 3, H, W) tensor, got {tuple(x.shape)} {x.dtype}")
+    if y.shape != (len(x),) or y.dtype != torch.long:
+        raise ValueError(f"labels must be (N,) int64 with N = {len(x)} images, got {tuple(y.shape)} {y.dtype}")
+    if len(y) and (int(y.min()) < 0 or (num_classes is not None and int(y.max()) >= num_classes)):
+        top = "" if num_classes is None else f"..{num_classes - 1}"
+        raise ValueError(f"labels must lie in 0{top}, got {int(y.min())}..{int(y.max())}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("images contain NaN or inf")
 
 
 def jacob_cov_scores(jacobians: torch.Tensor) -> np.ndarray:

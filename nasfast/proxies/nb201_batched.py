@@ -22,6 +22,7 @@ from nasfast.proxies import single
 from nasfast.proxies.definitions import (
     GRADIENT_PROXIES,
     PROXIES,
+    check_batch,
     check_proxy_names,
     ieee_float32,
     jacob_cov_scores,
@@ -179,13 +180,14 @@ def nb201_proxies_batched(nets: Sequence[NB201Network | NB201Weights], names: Se
     moved to ``x``'s. ``x``: (N, 3, H, W) images shared by all; ``y``: (N,) labels. Returns
     name -> (B,) float64. Networks with no input->output path get NaN for every proxy that looks at
     data or gradients (their output does not depend on the cell)."""
-    names = check_proxy_names(list(names))
-    if x.dim() != 4 or x.shape[1] != 3:
-        raise ValueError(f"images must be (N, 3, H, W), got {tuple(x.shape)}")
-    if y.shape != (len(x),) or y.dtype != torch.long:
-        raise ValueError(f"labels must be (N,) int64, got {tuple(y.shape)} {y.dtype}")
+    names = check_proxy_names(names)
+    for i, n in enumerate(nets):
+        if not isinstance(n, NB201Network | NB201Weights):
+            raise TypeError(f"nets[{i}] is a {type(n).__name__}; nb201_proxies_batched takes NB201Network "
+                            "modules or nb201_weights(...) (use proxies.single.compute_proxies for other networks)")
     B = len(nets)
     weights = [n if isinstance(n, NB201Weights) else NB201Weights.of(n) for n in nets]
+    check_batch(x, y, weights[0].num_classes if weights else None)
     out = {n: np.full(B, np.nan) for n in names}
     for n in names:  # data-free proxies come straight from the weights
         if not PROXIES[n].uses_data and n != "synflow":

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasfast.proxies.definitions import ieee_float32, jacob_cov_scores, naswot_kernel, naswot_scores
+from nasfast.proxies.definitions import check_batch, ieee_float32, jacob_cov_scores, naswot_kernel, naswot_scores
 
 
 def _layers(net: nn.Module) -> list[nn.Module]:
@@ -169,6 +169,10 @@ SINGLE: dict[str, Callable[..., float]] = {
 
 def compute_proxies(net: nn.Module, names: list[str], x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """Every named proxy of one network, one proxy at a time (each on a fresh copy)."""
+    if isinstance(names, str):
+        names = names.split(",")
+    names = [n.strip() for n in names if n.strip()]
+    check_batch(x, y, getattr(net, "num_classes", None))
     bad = [n for n in names if n not in SINGLE]
     if bad:
         raise ValueError(f"unknown proxy {bad[0]!r}; choose from {sorted(SINGLE)}")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nasfast.device import resolve_device
 from nasfast.models.nb201 import nb201_weights
 from nasfast.proxies.data import get_dataset, proxy_batch
 from nasfast.proxies.definitions import check_proxy_names
@@ -45,6 +46,10 @@ class TableConfig:
         check_proxy_names(list(self.proxies))
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        for name in ("batch_size", "channels", "cells"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def arch_seed(init_seed: int, index: int) -> int:
@@ -64,6 +69,8 @@ def priority_order(seed: int = 0) -> np.ndarray:
 
 def fixed_sample(n: int = 1000, seed: int = 0) -> np.ndarray:
     """A fixed random sample of NB201 indices (the fisher / grasp sample), sorted."""
+    if not 1 <= n <= space.NUM_ARCHS:
+        raise ValueError(f"sample size must be 1..{space.NUM_ARCHS} (the NB201 space), got {n}")
     return np.sort(np.random.default_rng(seed).choice(space.NUM_ARCHS, size=n, replace=False))
 
 
@@ -77,6 +84,9 @@ def _check_meta(out: Path, config: TableConfig) -> None:
             if have.get(key) != value:
                 raise ValueError(f"{out} was made with {key}={have.get(key)!r}, this run asks {key}={value!r}; "
                                  "use another --out or the same settings")
+    elif out.exists() and out.stat().st_size:
+        raise ValueError(f"{out} exists without its settings record {meta.name}, so which settings made its rows "
+                         "is unknown; use another --out, or move the CSV together with its .json")
     else:
         meta.write_text(json.dumps(want, indent=1) + "\n")
 
@@ -185,6 +195,7 @@ def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.P
     share the archs, each with this process's torch threads divided among them (at least 1); rows
     are still written in ``indices`` order, each as soon as it and those before it are done."""
     out = Path(out)
+    device = resolve_device(device)
     indices = [int(i) for i in indices]
     bad = [i for i in indices if not 0 <= i < space.NUM_ARCHS]
     if bad:

@@ -18,7 +18,7 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
                     "OUT/table.md (ours beside the paper's), OUT/summary.json and OUT/tau.png.")
     p.add_argument("experiment", choices=sorted([*EXPERIMENTS, "proxies-nb201", "proxybo-nb201", "nosh-nb201", "nosh-nb101", "landmark-nb201"]))
     p.add_argument("--out", type=Path, help="output directory (default runs/reproduce-<experiment>[-quick])")
-    p.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default 3; 2 with --quick)")
+    p.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default 3, proxybo-nb201 30; 2 with --quick)")
     p.add_argument("--epochs", type=int, help="training epochs (default 200, the paper's; 2 with --quick)")
     p.add_argument("--counts", type=float, nargs="+",
                    help="training-set sizes: numbers of archs for gates-nb101 (default 190 381 1906 3812 "

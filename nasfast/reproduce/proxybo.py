@@ -78,7 +78,12 @@ def _done(path: Path) -> set[tuple[str, str, int, int]]:
     if not path.exists():
         return set()
     with open(path, newline="") as f:
-        return {(r["method"], r["dataset"], int(r["seed"]), int(r["budget"])) for r in csv.DictReader(f)}
+        reader = csv.DictReader(f)
+        missing = sorted({"method", "dataset", "seed", "budget"} - set(reader.fieldnames or ()))
+        if missing:
+            raise ValueError(f"{path} is not a proxybo-nb201 results file (no {missing} columns): another "
+                             "experiment's output directory? Choose another --out")
+        return {(r["method"], r["dataset"], int(r["seed"]), int(r["budget"])) for r in reader}
 
 
 def make_strategy(method: str, seed: int, dataset: str = "cifar10") -> Any:
@@ -157,8 +162,11 @@ def run(out: str | Path, *, seeds: int | None = None, budget: int | None = None,
         echo=print) -> dict[str, Any]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    seeds = seeds or (QUICK["seeds"] if quick else 30)
-    budget = budget or (QUICK["budget"] if quick else 200)
+    for name, value in (("seeds", seeds), ("budget", budget)):
+        if value is not None and value < 1:
+            raise ValueError(f"--{name} must be at least 1, got {value}")
+    seeds = seeds if seeds is not None else (QUICK["seeds"] if quick else 30)
+    budget = budget if budget is not None else (QUICK["budget"] if quick else 200)
     methods = tuple(methods or (QUICK["methods"] if quick else METHODS))
     datasets = tuple(datasets or (QUICK["datasets"] if quick else DATASETS))
     for m in methods:

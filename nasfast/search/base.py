@@ -133,8 +133,8 @@ class Strategy(abc.ABC):
     #: name used in configs and on the command line
     name: str = ""
 
-    def __init__(self, space: SearchSpace, seed: int, candidates: Iterable[Any] | None = None) -> None:
-        self.space = space
+    def __init__(self, space: SearchSpace | str, seed: int, candidates: Iterable[Any] | None = None) -> None:
+        self.space = get_space(space) if isinstance(space, str) else space  # "nb201" or the module
         self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
         self.candidates: list[Any] | None = None
@@ -148,6 +148,7 @@ class Strategy(abc.ABC):
         self.seen: set[Any] = set()
         self.history: list[tuple[Request, Result]] = []
         self._next_id = 0
+        self._told: set[int] = set()  # request ids already reported
 
     # ---- public interface -----------------------------------------------------------------------
 
@@ -177,6 +178,10 @@ class Strategy(abc.ABC):
         """Report the result of a request returned by ``ask``."""
         if request.arch not in self.seen:
             raise ValueError(f"tell() got {request.arch}, which this strategy never asked for")
+        if request.id in self._told:
+            raise ValueError(f"tell() got request {request.id} ({request.arch}) a second time; each request "
+                             "is reported once")
+        self._told.add(request.id)
         self.history.append((request, result))
         self._observe(request, result)
 

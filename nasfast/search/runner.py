@@ -31,6 +31,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ from nasfast.evaluators.tabular import NO_TEST_COLUMN
 from nasfast.search.base import Strategy
 from nasfast.search.trace import HISTORY_FIELDS, Observation, Trace, check_report_rule, same_observation
 
+NO_INCUMBENT = ("no evaluation returned a finite validation accuracy, so there is no best architecture "
+                "(is the validation column empty or NaN for these archs?)")
 CONFIG_FILE, HISTORY_FILE, RESULT_FILE, PLOT_FILE = "config.json", "history.csv", "result.json", "trajectory.png"
 
 
@@ -82,10 +85,21 @@ def search(strategy: Strategy, evaluator: Evaluator, budget: int) -> Trace:
 
 # ---- files ----------------------------------------------------------------------------------------
 
+def _finite_or_null(obj: Any) -> Any:
+    """``obj`` with NaN / inf floats as None: JSON has no NaN, and strict readers reject it."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_null(v) for v in obj]
+    return obj
+
+
 def _write_json(path: Path, obj: Any) -> None:
     # write-then-rename: a crash never leaves a half-written json behind
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, allow_nan=True) + "\n")
+    tmp.write_text(json.dumps(_finite_or_null(obj), indent=2, allow_nan=False) + "\n")
     os.replace(tmp, path)
 
 
@@ -113,12 +127,27 @@ def complete_lines(path: Path) -> bytes:
     return data
 
 
+def read_run_config(out: Path) -> dict[str, Any]:
+    """The ``config.json`` of run directory ``out``; ``ResumeError`` naming the file when it is not
+    JSON or not a search run's config (another command's directory, a hand-edited file)."""
+    path = Path(out) / CONFIG_FILE
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResumeError(f"cannot resume {out}: {path} is not readable JSON ({err})") from err
+    missing = [k for k in ("strategy", "evaluator") if not isinstance(config, dict) or k not in config]
+    if missing:
+        raise ResumeError(f"cannot resume {out}: {path} is not a nasfast search config (it lacks {missing}); "
+                          "choose another --out or remove the directory")
+    return config
+
+
 def check_resumable(out: Path, config: dict[str, Any]) -> None:
     """``out`` is a run directory whose saved strategy and evaluator configs equal ``config``'s;
     ``ResumeError`` saying what differs otherwise."""
     if not (out / CONFIG_FILE).exists():
         raise ResumeError(f"cannot resume {out}: it has no {CONFIG_FILE} (not a nasfast run directory?)")
-    saved = json.loads((out / CONFIG_FILE).read_text())
+    saved = read_run_config(out)
     for key in ("strategy", "evaluator"):
         if saved.get(key) != _normalise(config[key]):
             raise ResumeError(f"cannot resume {out}: its {key} config {saved.get(key)} differs from the given "
@@ -307,6 +336,9 @@ def run_search(
                               "test_error": None, "note": NO_TEST_COLUMN}
     if evaluator_cfg.get("notes"):
         result["notes"] = list(evaluator_cfg["notes"])
+    if inc is None:
+        result["warning"] = NO_INCUMBENT
+        warnings.warn(f"{out}: {NO_INCUMBENT}", RuntimeWarning, stacklevel=2)
     _write_json(out / RESULT_FILE, result)
     title = f"{strategy.name} on {evaluator_cfg.get('dataset', '')} (seed {strategy.seed})"
     plot_trajectory(trace, out / PLOT_FILE, title=title, report_rule=report_rule, show_test=has_test)
