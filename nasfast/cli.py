@@ -7,7 +7,6 @@ function and one ``_cmd_<name>`` function each).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

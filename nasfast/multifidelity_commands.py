@@ -77,8 +77,11 @@ def cmd_mf_search(args: argparse.Namespace) -> int:
     result = run_multifidelity_search(strategy, evaluator, args.out, resume=args.resume, progress=not args.no_progress)
     test = result["best_test_acc"]
     print(f"best architecture:   {result['best_arch']}")
-    print(f"validation accuracy: {result['best_valid_acc']:.2f} %  (observed at {strategy.schedule[-1]} epochs)")
-    print(f"test accuracy:       {'none (no test column in this table)' if test != test else f'{test:.2f} %'}")
+    valid_col, test_col = evaluator.columns[strategy.schedule[-1]]
+    print(f"validation accuracy: {result['best_valid_acc']:.2f} %  ({valid_col}, observed at "
+          f"{strategy.schedule[-1]} epochs)")
+    # name the column: on cifar10 it is the 50k-trained runs' test set, not TabularEvaluator's cifar10-valid one
+    print(f"test accuracy:       {'none (no test column in this table)' if test != test else f'{test:.2f} %  ({test_col})'}")
     print(f"epochs charged:      {result['epochs']} ({result['results']} results)")
     print(f"run directory:       {args.out}")
     return 0

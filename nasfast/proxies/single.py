@@ -16,7 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasfast.proxies.definitions import check_batch, ieee_float32, jacob_cov_scores, naswot_kernel, naswot_scores
+from nasfast.proxies.definitions import (
+    check_batch,
+    ieee_float32,
+    jacob_cov_scores,
+    naswot_kernel,
+    naswot_scores,
+)
 
 
 def _layers(net: nn.Module) -> list[nn.Module]:
