@@ -18,6 +18,7 @@ from torch import nn
 
 from nasfast.proxies.definitions import (
     check_batch,
+    check_proxy_names,
     ieee_float32,
     jacob_cov_scores,
     naswot_kernel,
@@ -173,11 +174,9 @@ SINGLE: dict[str, Callable[..., float]] = {
 }
 
 
-def compute_proxies(net: nn.Module, names: list[str], x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+def compute_proxies(net: nn.Module, names: str | list[str], x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """Every named proxy of one network, one proxy at a time (each on a fresh copy)."""
-    if isinstance(names, str):
-        names = names.split(",")
-    names = [n.strip() for n in names if n.strip()]
+    names = check_proxy_names(names)  # also "snip,synflow" as one string
     check_batch(x, y, getattr(net, "num_classes", None))
     bad = [n for n in names if n not in SINGLE]
     if bad:
