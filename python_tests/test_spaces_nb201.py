@@ -43,6 +43,18 @@ def test_codes_and_indices_are_inverse():
     assert np.array_equal(nb201.codes_to_op_indices(nb201.op_indices_to_codes(ops)), ops)
 
 
+@pytest.mark.parametrize("ops, match", [
+    ([[0, 1, 2, 3, 4, 5]], r"\[0, 5\)"),
+    ([[0, -1, 0, 0, 0, 0]], r"\[0, 5\)"),
+    ([[0, 1, 2, 3, 4]], "6 per arch"),
+])
+def test_op_indices_to_codes_refuses_out_of_range_or_misshapen_ops(ops, match):
+    with pytest.raises(ValueError, match=match):
+        nb201.op_indices_to_codes(np.array(ops))
+    with pytest.raises(TypeError, match="integers"):
+        nb201.op_indices_to_codes(np.zeros((1, 6)))
+
+
 def test_encoding_is_one_hot_per_edge():
     enc = nb201.encode(ALL[:100])
     assert enc.shape == (100, 6, 5)
@@ -154,3 +166,18 @@ def test_one_character_edits_of_valid_strings_never_pass_silently(index, positio
         return
     # An edit can only be accepted when it spells another valid canonical string.
     assert str(arch) == edited
+
+
+@pytest.mark.parametrize("space", ["nb201", "nb101", "darts"])
+def test_sample_and_mutate_name_the_generator_they_need(space):
+    import importlib
+
+    module = importlib.import_module(f"nasfast.spaces.{space}")
+    arch = module.sample(np.random.default_rng(0))
+    for bad in (5, None):
+        with pytest.raises(TypeError, match=rf"{space}\.sample takes a numpy Generator"):
+            module.sample(bad)
+        with pytest.raises(TypeError, match=rf"{space}\.mutate takes a numpy Generator"):
+            module.mutate(arch, bad)
+    with pytest.raises(TypeError, match="call it n times"):
+        module.sample(5)

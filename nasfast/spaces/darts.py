@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from nasfast.spaces import check_generator
+
 #: DARTS ``PRIMITIVES`` without ``none`` (which a derived genotype never holds), in that order;
 #: also the op order of NASLib's compact encoding and of the bundled NB-301 data.
 OPS: tuple[str, ...] = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
@@ -294,6 +296,7 @@ def parse(text: str) -> Genotype:
 def sample(rng: np.random.Generator) -> Genotype:
     """Uniform random genotype as NASLib / NB-301 sample one: per cell and node, 2 distinct inputs
     (ordered) and 2 ops, all uniform."""
+    rng = check_generator(rng, "darts.sample")
     cells = []
     for _ in CELLS:
         edges: list[Edge] = []
@@ -312,6 +315,7 @@ def mutate(genotype: Genotype, rng: np.random.Generator) -> Genotype:
     can only read nodes 0 and 1, so their input cannot change; such a draw is repeated."""
     if not isinstance(genotype, Genotype):
         raise TypeError(f"mutate expects a Genotype, got {type(genotype).__name__}")
+    rng = check_generator(rng, "darts.mutate")
     while True:
         cell = CELLS[int(rng.integers(2))]
         e = int(rng.integers(EDGES_PER_CELL))

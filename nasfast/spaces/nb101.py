@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from nasfast.spaces import check_generator
+
 if TYPE_CHECKING:
     import torch
 
@@ -443,6 +445,7 @@ def sample(rng: np.random.Generator) -> Spec:
     """A random valid spec as the benchmark's example samples one: a uniform random 7x7 strictly
     upper-triangular 0/1 matrix and uniform interior ops, rejected until valid. Uniform over raw
     specs, so not uniform over the 423,624 unique cells."""
+    rng = check_generator(rng, "nb101.sample")
     while True:
         adj = np.triu(rng.integers(0, 2, size=(MAX_VERTICES, MAX_VERTICES)), 1)
         ops = rng.integers(0, 3, size=MAX_VERTICES)
@@ -467,6 +470,7 @@ def mutate(spec: Spec, rng: np.random.Generator, mutation_rate: float = 1.0) -> 
         raise TypeError(f"mutate expects a Spec, got {type(spec).__name__}")
     if not mutation_rate > 0:
         raise ValueError(f"mutation_rate must be positive, got {mutation_rate!r}")
+    rng = check_generator(rng, "nb101.mutate")
     base_adj, base_ops = spec.original_adjacency, spec.original_ops
     if len(base_ops) > MAX_VERTICES:
         base_adj, base_ops = spec.adjacency, spec.ops

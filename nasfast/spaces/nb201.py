@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nasfast.data import data_path
+from nasfast.spaces import check_generator
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 OP_INDEX: dict[str, int] = {op: i for i, op in enumerate(OPS)}
@@ -165,7 +166,15 @@ def codes_to_op_indices(codes: np.ndarray) -> np.ndarray:
 
 
 def op_indices_to_codes(ops: np.ndarray) -> np.ndarray:
-    return np.asarray(ops, dtype=np.int64) @ _POW5
+    """(..., 6) op indices in [0, 5) -> base-5 codes (...,); the inverse of ``codes_to_op_indices``."""
+    ops = np.asarray(ops)
+    if ops.ndim == 0 or ops.shape[-1] != NUM_EDGES:
+        raise ValueError(f"NB201 op indices must have {NUM_EDGES} per arch (last axis), got shape {ops.shape}")
+    if not np.issubdtype(ops.dtype, np.integer):
+        raise TypeError(f"NB201 op indices must be integers, got dtype {ops.dtype}")
+    if ops.size and (ops.min() < 0 or ops.max() >= NUM_OPS):
+        raise ValueError(f"NB201 op indices must lie in [0, {NUM_OPS}), got values {ops.min()}..{ops.max()}")
+    return ops.astype(np.int64, copy=False) @ _POW5
 
 
 def indices_to_codes(indices: np.ndarray) -> np.ndarray:
@@ -188,11 +197,13 @@ def encode(archs: Iterable[NB201Arch | str | int]):
 
 def sample(rng: np.random.Generator) -> NB201Arch:
     """A uniformly random cell (each edge op uniform and independent)."""
+    rng = check_generator(rng, "nb201.sample")
     return from_ops([int(x) for x in rng.integers(0, NUM_OPS, size=NUM_EDGES)])
 
 
 def mutate(arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
     """Change one uniformly chosen edge to a uniformly chosen *different* op (NB201's REA mutation)."""
+    rng = check_generator(rng, "nb201.mutate")
     ops = list(arch.op_indices)
     edge = int(rng.integers(NUM_EDGES))
     choices = [o for o in range(NUM_OPS) if o != ops[edge]]
