@@ -5,6 +5,7 @@ tables (NB201 at 12 / 200 epochs, NB101-30k at 4 / 12 / 36 / 108), into a resuma
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 MF_ALGOS = ("rank-nosh", "sh", "hyperband")
@@ -75,6 +76,9 @@ def cmd_mf_search(args: argparse.Namespace) -> int:
     # one random seed per query where the table has seeds: the observation rule of the reproduction
     evaluator = MultiFidelityEvaluator(bench, args.dataset, observe="random-seed", seed=args.seed)
     result = run_multifidelity_search(strategy, evaluator, args.out, resume=args.resume, progress=not args.no_progress)
+    if result["best_arch"] is None:
+        print(f"nasfast search: {result['warning']}; history in {args.out}", file=sys.stderr)
+        return 1
     test = result["best_test_acc"]
     print(f"best architecture:   {result['best_arch']}")
     valid_col, test_col = evaluator.columns[strategy.schedule[-1]]

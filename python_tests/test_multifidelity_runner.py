@@ -86,3 +86,43 @@ def test_cli_multifidelity_search_and_resume(tmp_path, capsys):
         assert main(["search", *argv, "--out", str(tmp_path / "x"), "--no-progress"]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+class _NoValidation:
+    """An evaluator whose top fidelity never returns a finite validation accuracy."""
+
+    def __init__(self):
+        self.inner = _ev()
+
+    def __call__(self, request):
+        res = self.inner(request)
+        return type(res)(valid_acc=float("nan"), test_acc=res.test_acc, cost=res.cost) if request.epochs == 200 else res
+
+    def config(self):
+        return self.inner.config()
+
+
+def test_no_incumbent_warns_and_result_json_stays_valid_json(tmp_path, monkeypatch):
+    from nasfast.search import multifidelity_runner
+
+    labels = []
+    monkeypatch.setattr(multifidelity_runner, "_plot", lambda curve, path, title, ylabel: labels.append(ylabel))
+    with pytest.warns(RuntimeWarning, match="no best architecture"):
+        result = run_multifidelity_search(SuccessiveHalving(nb201, 3, n=8), _NoValidation(), tmp_path / "r",
+                                          progress=False)
+    text = (tmp_path / "r" / "result.json").read_text()
+    saved = json.loads(text, parse_constant=lambda c: pytest.fail(f"result.json holds {c}, which is not JSON"))
+    assert result["best_arch"] is None and saved["best_valid_acc"] is None and "warning" in saved
+    # the plot says which accuracy it follows: the top fidelity's test column on the NB201 table
+    assert labels == ["incumbent's test accuracy (%)\ncifar10/acc/test/200ep"]
+
+
+def test_cli_multifidelity_search_without_incumbent_exits_1(tmp_path, capsys, monkeypatch):
+    from nasfast.search import multifidelity
+
+    monkeypatch.setattr(multifidelity.MultiFidelityEvaluator, "__call__",
+                        lambda self, req: multifidelity.Result(float("nan"), float("nan"), 1.0))
+    with pytest.warns(RuntimeWarning):
+        code = main(["search", "--algo", "sh", "--space", "nb201", "--out", str(tmp_path / "r"), "--no-progress"])
+    assert code == 1
+    assert "no best architecture" in capsys.readouterr().err

@@ -37,7 +37,8 @@ class GATESPredictor:
     or a (B, 2, 8, 2) compact array.
 
     Example:
-        >>> from nasfast import tabular
+        >>> import numpy as np
+        >>> from nasfast import GATESPredictor, tabular
         >>> b = tabular.load("nb201")
         >>> acc = b.column("cifar10-valid/acc/valid/200ep")
         >>> idx = np.arange(0, 15625, 50)
@@ -52,6 +53,7 @@ class GATESPredictor:
         self.config = network.resolve_config(space, encoder, loss, config)
         self.device = resolve_device(device)
         self.history: list[float] = []
+        self._trained = False
         self.net = self._build(int(self.config["seed"]))
 
     def _build(self, seed: int) -> PredictorNet:
@@ -92,6 +94,7 @@ class GATESPredictor:
             acc = acc / self._acc_scale(acc)
         if not warm_start:
             self.net = self._build(seed)
+        self._trained = True
         cfg = self.config
         with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
             torch.manual_seed(seed)
@@ -152,6 +155,9 @@ class GATESPredictor:
         """
         if chunk_size < 1 or micro_batch < 1:
             raise ValueError(f"chunk_size and micro_batch must be positive, got {chunk_size}, {micro_batch}")
+        if not self.fitted:
+            warnings.warn("GATESPredictor.score() before fit(): these are the untrained network's scores "
+                          "(call fit(), or load() a trained model)", RuntimeWarning, stacklevel=2)
         chunk_size = -(-chunk_size // micro_batch) * micro_batch
         self.net.eval()
         ref_emb = self.net.embed(self.net.references()) if self.loss == "comparator" else None
@@ -175,6 +181,12 @@ class GATESPredictor:
         if n is not None and len(out) != n:  # pragma: no cover - a slicing bug, never a user error
             raise AssertionError(f"scored {len(out)} archs, expected {n}")
         return out
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the network has been trained: by ``fit`` (true from its first epoch on, so that a
+        progress callback may score), or before the ``save`` that ``load`` read."""
+        return self._trained
 
     def to(self, device: str | torch.device) -> GATESPredictor:
         self.device = resolve_device(device)
@@ -202,6 +214,7 @@ class GATESPredictor:
         self.net.load_state_dict(blob["state_dict"])
         self.net.to(self.device)
         self.history = list(blob["history"])
+        self._trained = bool(self.history)
         return self
 
     def __repr__(self) -> str:

@@ -23,6 +23,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,12 @@ from nasfast.search.multifidelity import MultiFidelityStrategy
 from nasfast.search.runner import (
     CONFIG_FILE,
     HISTORY_FILE,
+    NO_INCUMBENT,
     PLOT_FILE,
     RESULT_FILE,
     ResumeError,
     _normalise,
+    _write_json,
     check_resumable,
     complete_lines,
 )
@@ -83,6 +86,9 @@ def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluat
         check_resumable(out, config)
         rows = _read(out / HISTORY_FILE)
     inc = _Incumbent(strategy.schedule[-1])
+    # the plot follows the incumbent's test accuracy where the top fidelity has a test column
+    top_columns = config["evaluator"].get("columns", {}).get(str(strategy.schedule[-1]), [None, None])
+    plot_test = bool(top_columns[1:] and top_columns[1])
     curve: list[tuple[int, float]] = []
     replay_hook = getattr(evaluator, "replay", None)
     out.mkdir(parents=True, exist_ok=True)
@@ -114,7 +120,7 @@ def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluat
                 strategy.tell(req, res)
                 inc.update(req.arch, int(req.epochs), res)
                 step += 1
-                curve.append((strategy.epochs_used, inc.test if math.isfinite(inc.test) else inc.valid))
+                curve.append((strategy.epochs_used, inc.test if plot_test else inc.valid))
                 if step > len(rows):
                     writer.writerow([step, str(req.arch), int(req.epochs), res.valid_acc, res.test_acc, res.cost,
                                      strategy.epochs_used, inc.arch, inc.valid, inc.test])
@@ -127,12 +133,18 @@ def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluat
               "selection": f"best observed validation accuracy at {strategy.schedule[-1]} epochs (first on ties)",
               "epochs": strategy.epochs_used, "results": step, "resumed_at_step": len(rows) if existing else None,
               "wall_time_s": time.perf_counter() - started}
-    (out / RESULT_FILE).write_text(json.dumps(result, indent=2, allow_nan=True) + "\n")
-    _plot(curve, out / PLOT_FILE, f"{strategy.name} (seed {strategy.seed})")
+    if not inc.arch:
+        result["warning"] = NO_INCUMBENT
+        warnings.warn(f"{out}: {NO_INCUMBENT}", RuntimeWarning, stacklevel=2)
+    _write_json(out / RESULT_FILE, result)  # NaN (no test column, no incumbent) is written as null
+    what = "test" if plot_test else "validation"
+    column = top_columns[1] if plot_test else top_columns[0]
+    _plot(curve, out / PLOT_FILE, f"{strategy.name} (seed {strategy.seed})",
+          f"incumbent's {what} accuracy (%)" + (f"\n{column}" if column else ""))
     return result
 
 
-def _plot(curve: list[tuple[int, float]], path: Path, title: str) -> None:
+def _plot(curve: list[tuple[int, float]], path: Path, title: str, ylabel: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -143,7 +155,7 @@ def _plot(curve: list[tuple[int, float]], path: Path, title: str) -> None:
         x, y = zip(*curve, strict=True)
         ax.step(x, y, where="post")
     ax.set_xlabel("epochs spent")
-    ax.set_ylabel("incumbent accuracy (%)")
+    ax.set_ylabel(ylabel, fontsize=8)
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
