@@ -98,25 +98,35 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 def _cmd_info(args: argparse.Namespace) -> int:
     from nasfast import tabular
 
+    names = tabular.benchmark_names()
+    if args.benchmark is not None and args.benchmark not in names:
+        raise CLIError(f"unknown benchmark {args.benchmark!r}; bundled: {names}")
+    # with --benchmark, only what concerns that table: its space, its search datasets, its columns
+    only = [args.benchmark] if args.benchmark else names
     print("search spaces:")
     for name in SPACES:
+        if name not in only:
+            continue
         space = get_space(name)
         ops = getattr(space, "OPS", ())
         print(f"  {name}: {space.NUM_ARCHS} architectures; ops {list(ops)}")
         example = getattr(space, "from_index", None)
         if example is not None:
             print(f"    arch string: {example(0)}")
-    print("\nsearch algorithms:", ", ".join(STRATEGIES), f"(rea defaults: {_REA_DEFAULTS})")
+    print("\nsearch algorithms:", ", ".join(STRATEGIES), f"(rea defaults: {_REA_DEFAULTS}); multi-fidelity "
+          f"(nb201, nb101 tables; they spend epochs): {', '.join(MF_ALGOS)}")
     print("reporting rules:", ", ".join(REPORT_RULES), "(default incumbent: select on validation, report its test)")
-    print("\nsearch datasets (columns of the nb201 table: selection / reported test / cost):")
-    for ds, (valid, test, cost) in DATASET_COLUMNS.items():
-        print(f"  {ds:<15} {valid} / {test} / {cost}")
+    if "nb201" in only:
+        print("\nsearch datasets (columns of the nb201 table: selection / reported test / cost):")
+        for ds, (valid, test, cost) in DATASET_COLUMNS.items():
+            print(f"  {ds:<15} {valid} / {test} / {cost}")
     for bench, datasets in BUNDLED_COLUMNS.items():
+        if bench not in only:
+            continue
         print(f"search datasets of the {bench} table (only its rows are searched):")
         for ds, (valid, test, cost) in datasets.items():
             print(f"  {ds:<15} {valid} / {test or NO_TEST_COLUMN} / {cost or 'no cost column'}")
-    names = [args.benchmark] if args.benchmark else tabular.benchmark_names()
-    for name in names:
+    for name in only:
         print()
         print(tabular.load(name).describe())
     return 0
@@ -126,7 +136,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _add_search(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="run a search on a tabular benchmark, recorded in a run directory",
-                       description="Run a search (random, rea; on nb201 also proxybo, bo, warmup-bo, proxy) on "
+                       description="Run a search (random, rea; on nb201 also proxybo, bo, warmup-bo, proxy; "
+                                   "multi-fidelity rank-nosh, sh, hyperband on nb201 and nb101) on "
                                    "a benchmark table; every evaluation is written to OUT/history.csv as it "
                                    "happens, and --resume continues a killed run.")
     # defaults are None here and filled in later, so a resume can tell which options were given
@@ -268,6 +279,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         print(f"nasfast search: {result['warning']}; history in {args.out}", file=sys.stderr)
         return 1
     print(f"best architecture:   {result['best_arch']}")
+    if result.get("best_cell"):
+        print(f"  cell:              ops {result['best_cell']['ops']}, matrix {result['best_cell']['matrix']}")
     print(f"validation accuracy: {result['best_valid_acc']:.2f} %  ({cols['valid']}, selects)")
     if cols["test"] is None:
         print(f"test accuracy:       none ({NO_TEST_COLUMN})")

@@ -81,6 +81,8 @@ def cmd_mf_search(args: argparse.Namespace) -> int:
         return 1
     test = result["best_test_acc"]
     print(f"best architecture:   {result['best_arch']}")
+    if result.get("best_cell"):
+        print(f"  cell:              ops {result['best_cell']['ops']}, matrix {result['best_cell']['matrix']}")
     valid_col, test_col = evaluator.columns[strategy.schedule[-1]]
     print(f"validation accuracy: {result['best_valid_acc']:.2f} %  ({valid_col}, observed at "
           f"{strategy.schedule[-1]} epochs)")

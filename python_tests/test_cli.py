@@ -66,6 +66,13 @@ def test_info():
     assert "nb201: 15625 architectures" in out
     assert "c10v_valid_acc / c10v_test_acc / c10v_train_time_total" in out
     assert "PROVENANCE" in out
+    assert "rank-nosh" in out
+    # --benchmark keeps to that table: its space and columns only
+    out = nasfast("info", "--benchmark", "nb101").stdout
+    assert "nb101: 423624 architectures" in out and "cifar10/acc/valid/108ep" in out
+    assert "nb201:" not in out and "nb301" not in out and "c10v_valid_acc" not in out
+    p = nasfast("info", "--benchmark", "nb999", check=False)
+    assert p.returncode == 2 and "unknown benchmark 'nb999'" in p.stderr
 
 
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path):

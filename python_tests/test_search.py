@@ -470,6 +470,12 @@ def test_nb101_run_directory_and_resume(table_search, tmp_path):
     assert res["reported"]["test_acc"] is None and res["reported"]["arch"] == res["best_arch"]
     saved = json.loads((full / "result.json").read_text())
     assert saved["best_test_acc"] is None and "no test column in this table" in saved["notes"][0]
+    # the fingerprint comes with the cell it stands for, which hashes back to it
+    from nasfast.spaces import nb101
+
+    cell = saved["best_cell"]
+    assert cell["ops"][0] == "input" and cell["ops"][-1] == "output"
+    assert nb101.Spec(cell["matrix"], cell["ops"]).fingerprint() == saved["best_arch"]
     cfg = json.loads((full / "config.json").read_text())
     assert cfg["strategy"]["space"] == "nb101" and cfg["strategy"]["candidates"]["count"] == 30001
     assert build_strategy(cfg["strategy"], cands).config() == cfg["strategy"]

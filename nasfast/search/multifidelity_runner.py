@@ -133,6 +133,9 @@ def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluat
               "selection": f"best observed validation accuracy at {strategy.schedule[-1]} epochs (first on ties)",
               "epochs": strategy.epochs_used, "results": step, "resumed_at_step": len(rows) if existing else None,
               "wall_time_s": time.perf_counter() - started}
+    describe = getattr(strategy.space, "describe", None)  # NB-101: the cell behind the fingerprint
+    if describe is not None and inc.arch:
+        result["best_cell"] = describe(inc.arch)
     if not inc.arch:
         result["warning"] = NO_INCUMBENT
         warnings.warn(f"{out}: {NO_INCUMBENT}", RuntimeWarning, stacklevel=2)

@@ -71,7 +71,7 @@ def search(strategy: Strategy, evaluator: Evaluator, budget: int) -> Trace:
 
     Example:
         >>> from nasfast.spaces import nb201
-        >>> from nasfast.search import RandomSearch
+        >>> from nasfast.search import RandomSearch, Result, search
         >>> toy = lambda req: Result(valid_acc=float(sum(req.arch.op_indices)))
         >>> search(RandomSearch(nb201, seed=0), toy, budget=5).report()["rule"]
         'incumbent'
@@ -334,6 +334,9 @@ def run_search(
         result["test"] = NO_TEST_COLUMN
         result["reported"] = {"rule": report_rule, "arch": result["best_arch"], "test_acc": None,
                               "test_error": None, "note": NO_TEST_COLUMN}
+    describe = getattr(strategy.space, "describe", None)  # NB-101: the cell behind the fingerprint
+    if describe is not None and inc is not None:
+        result["best_cell"] = describe(inc[0])
     if evaluator_cfg.get("notes"):
         result["notes"] = list(evaluator_cfg["notes"])
     if inc is None:

@@ -44,6 +44,9 @@ class NB101Arch:
             or ``None`` when only the fingerprint is known (a user table keyed by hashes).
 
     Example:
+        >>> from nasfast.search import NB101Arch
+        >>> from nasfast.search.spaces import NB101_SEARCH_SPACE
+        >>> from nasfast.spaces import nb101
         >>> a = NB101Arch.from_spec(nb101.Spec([[0, 1, 0], [0, 0, 1], [0, 0, 0]], [-1, 0, -2]))
         >>> NB101_SEARCH_SPACE.parse(str(a)) == a and len(str(a)) == 32
         True
@@ -155,6 +158,16 @@ class NB101SearchSpace:
         if isinstance(arch, str):
             return self.parse(arch)
         raise TypeError(f"expected an NB101Arch, an nb101.Spec or its text, got {type(arch).__name__}: {arch!r:.80}")
+
+    def describe(self, arch: Any) -> dict[str, Any] | None:
+        """The cell behind an arch (or its text) as NAS-Bench-101 writes one, ``{"matrix": [[...]],
+        "ops": ["input", ...]}`` (pruned), for a result a person reads; ``None`` when only the
+        fingerprint is known."""
+        spec = self.as_arch(arch).spec
+        if spec is None:
+            return None
+        names = {label: name for name, label in nb101.OP_LABELS.items()}
+        return {"matrix": spec.adjacency.tolist(), "ops": [names[o] for o in spec.ops]}
 
     def all_archs(self) -> list[Any]:
         raise NotImplementedError("the NB-101 space is not enumerated here; search a table's rows instead "
