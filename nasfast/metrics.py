@@ -73,6 +73,7 @@ def kendall_tau(true: ArrayLike, pred: ArrayLike) -> float:
     either side is constant.
 
     Example:
+        >>> from nasfast.metrics import kendall_tau
         >>> round(kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]), 4)  # 5 concordant, 1 discordant pair: (5 - 1) / 6
         0.6667
     """
@@ -86,6 +87,7 @@ def spearman(true: ArrayLike, pred: ArrayLike) -> float:
     """Spearman's rho (ties get their average rank), equal to ``scipy.stats.spearmanr``; ``nan`` if a side is constant.
 
     Example:
+        >>> from nasfast.metrics import spearman
         >>> round(spearman([1, 2, 3, 4], [1, 3, 2, 4]), 4)  # sum d^2 = 2: 1 - 6 * 2 / (4 * 15)
         0.8
     """
@@ -105,6 +107,7 @@ def n_at_k(true: ArrayLike, pred: ArrayLike, k: int) -> int:
     input order (earlier index first). aw_nas breaks both kinds of tie by ``np.argsort`` order instead.
 
     Example:
+        >>> from nasfast.metrics import n_at_k
         >>> true = [0.90, 0.95, 0.80, 0.85, 0.99]  # true ranks 3, 2, 5, 4, 1
         >>> pred = [0.5, 0.1, 0.9, 0.3, 0.2]       # predicted order: idx 2, 0, 3, 4, 1
         >>> [n_at_k(true, pred, k) for k in (1, 2, 3, 4, 5)]
@@ -122,6 +125,7 @@ def precision_at_k(true: ArrayLike, pred: ArrayLike, k: int) -> float:
     Ties at the K boundary, in either ``true`` or ``pred``, are broken by input order (earlier index first).
 
     Example:
+        >>> from nasfast.metrics import precision_at_k
         >>> true = [0.90, 0.95, 0.80, 0.85, 0.99]  # true top 3: {4, 1, 0}
         >>> pred = [0.5, 0.1, 0.9, 0.3, 0.2]       # predicted top 3: {2, 0, 3}
         >>> round(precision_at_k(true, pred, 3), 4)  # only idx 0 is in both
@@ -139,6 +143,7 @@ def precision_at_ratio(true: ArrayLike, pred: ArrayLike, ratio: float) -> float:
     28). A ratio giving K = 0 raises ``ValueError`` (aw_nas would divide by zero).
 
     Example:
+        >>> from nasfast.metrics import precision_at_ratio
         >>> true = [0.90, 0.95, 0.80, 0.85, 0.99]
         >>> pred = [0.5, 0.1, 0.9, 0.3, 0.2]
         >>> precision_at_ratio(true, pred, 0.8)  # K = int(4.0) = 4: top 4 {4, 1, 0, 3} vs {2, 0, 3, 4} share 3
@@ -181,6 +186,7 @@ def sparse_kendall_tau(
     Ties in ``pred`` are the one difference: the reference orders them by ``np.argsort`` (unstable above 16 items).
 
     Example:
+        >>> from nasfast.metrics import sparse_kendall_tau
         >>> true = [0.9111, 0.9114, 0.9125, 0.9205, 0.9001]  # bins 911, 911, 912, 920, 900 -> ranks 1, 1, 2, 3, 0
         >>> pred = [0.3, 0.1, 0.5, 0.4, 0.2]
         >>> round(sparse_kendall_tau(true, pred), 4)  # (6 - 2) / sqrt(9 * 9); plain kendall_tau gives 0.4

@@ -81,6 +81,7 @@ class TabularEvaluator:
 
     Example:
         >>> from nasfast import tabular
+        >>> from nasfast.evaluators import Request, TabularEvaluator
         >>> ev = TabularEvaluator(tabular.load("nb201"), "cifar100")
         >>> r = ev(Request(arch=9930, id=0))
         >>> round(r.test_acc, 2)

@@ -16,6 +16,8 @@ def avg_pool3x3(x: torch.Tensor) -> torch.Tensor:
     """3x3 average pool without padded zeros; ``x`` (N, C, H, W) float32/float64 -> same shape.
 
     Example:
+        >>> import torch
+        >>> from nasfast.ops.avg_pool3x3 import avg_pool3x3
         >>> y = avg_pool3x3(torch.ones(1, 1, 3, 3))
         >>> bool((y == 1).all())
         True

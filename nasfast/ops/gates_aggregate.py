@@ -40,6 +40,8 @@ def gates_aggregate(S: torch.Tensor, G: torch.Tensor, edge_op: torch.Tensor, res
       the residual term ``S`` once: ``(agg(S, G, e0, no) + agg(S, G, e1, no)) / 2 + S``.
 
     Example:
+        >>> import torch
+        >>> from nasfast.ops.gates_aggregate import gates_aggregate
         >>> S, G = torch.randn(2, 4, 8), torch.rand(3, 8)
         >>> edge_op = torch.full((2, 4, 4), -1, dtype=torch.int64)
         >>> edge_op[:, 1, 0] = 2  # edge 0 -> 1 carries op 2

@@ -37,6 +37,8 @@ def gates_onnode_encode(x0: torch.Tensor, weights: Sequence[torch.Tensor], gates
         ``Y_i = act(G[op_i] * sum_j adj[i, j] S_j + S_i + b)``, ReLU between layers.
 
     Example:
+        >>> import torch
+        >>> from nasfast.ops.gates_onnode_encode import gates_onnode_encode, reference
         >>> x0 = torch.randn(3, 4)
         >>> W, G, b = [torch.randn(4, 5)], [torch.rand(2, 5)], [torch.zeros(5)]
         >>> adj = torch.tensor([[[0, 0, 0], [1, 0, 0], [1, 1, 0]]], dtype=torch.bool)

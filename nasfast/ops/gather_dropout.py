@@ -39,6 +39,8 @@ def gather_dropout(x: torch.Tensor, index: torch.Tensor, p: float, seed: int | N
         seed: the mask's seed; drawn from torch's default generator when None.
 
     Example:
+        >>> import torch
+        >>> from nasfast.ops.gather_dropout import gather_dropout
         >>> x = torch.ones(2, 3)
         >>> y = gather_dropout(x, torch.tensor([1, 1, 0]), 0.5, seed=7)
         >>> sorted(set(y.flatten().tolist()))  # dropped, or kept and scaled by 1 / (1 - p)
@@ -55,6 +57,8 @@ def gather_dropout_dot(x: torch.Tensor, index: torch.Tensor, w: torch.Tensor, p:
     same seed draws the same mask as ``gather_dropout``.
 
     Example:
+        >>> import torch
+        >>> from nasfast.ops.gather_dropout import gather_dropout, gather_dropout_dot
         >>> x, w = torch.ones(2, 3), torch.ones(3)
         >>> bool(torch.allclose(gather_dropout_dot(x, torch.tensor([0, 1]), w, 0.5, seed=7),
         ...                     gather_dropout(x, torch.tensor([0, 1]), 0.5, seed=7) @ w))

@@ -42,6 +42,8 @@ def pairwise_ranking_loss(
         0-dim tensor; 0 when P = 0 (not NaN, unlike ``mean`` of nothing).
 
     Example:
+        >>> import torch
+        >>> from nasfast.ops.pairwise_ranking_loss import pairwise_ranking_loss
         >>> s = torch.tensor([0.0, 0.5, 0.2], requires_grad=True)
         >>> loss = pairwise_ranking_loss(s, torch.tensor([[0, 1], [1, 2]]), torch.tensor([1.0, -1.0]))
         >>> round(loss.item(), 4)  # pair 1: max(0, 0.1 - 0.5) = 0; pair 2: max(0, 0.1 - 0.3) = 0

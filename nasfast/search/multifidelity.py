@@ -114,6 +114,8 @@ class MultiFidelityEvaluator:
 
     Example:
         >>> from nasfast import tabular
+        >>> from nasfast.evaluators import Request
+        >>> from nasfast.search.multifidelity import MultiFidelityEvaluator
         >>> ev = MultiFidelityEvaluator(tabular.load("nb201"), "cifar10")
         >>> [ev(Request(9930, i, e)).cost for i, e in enumerate((12, 200, 12))]
         [12.0, 188.0, 0.0]
@@ -355,6 +357,8 @@ class SuccessiveHalving(MultiFidelityStrategy):
 
     Example:
         >>> from nasfast.spaces import nb201
+        >>> from nasfast.search import Result
+        >>> from nasfast.search.multifidelity import SuccessiveHalving
         >>> sh = SuccessiveHalving(nb201, 0, schedule=(1, 2, 4), ratio=0.5, n=8)
         >>> while batch := sh.ask():
         ...     for req in batch:
@@ -405,6 +409,7 @@ class Hyperband(MultiFidelityStrategy):
             (s_max, ..., 0, s_max, ...) while the next one's whole cost fits in what is left.
 
     Example:
+        >>> from nasfast.search.multifidelity import hyperband_brackets, rungs_cost
         >>> [sum(rungs_cost(c, (1, 3, 9)[-len(c):]) for c in hyperband_brackets((1, 3, 9), 1 / 3))]
         [69]
     """

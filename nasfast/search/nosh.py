@@ -218,6 +218,7 @@ class RankNOSH(MultiFidelityStrategy):
         >>> from nasfast import tabular
         >>> from nasfast.spaces import nb201
         >>> from nasfast.search.multifidelity import MultiFidelityEvaluator, run_multifidelity
+        >>> from nasfast.search.nosh import RankNOSH
         >>> nosh = RankNOSH(nb201, 0, pool_size=24, k_init=12, k=12, ranker_config=dict(epochs=2))
         >>> run = run_multifidelity(nosh, MultiFidelityEvaluator(tabular.load("nb201"), "cifar10"))
         >>> run.best.extra["epochs"], [r["promoted"] for r in nosh.rounds]

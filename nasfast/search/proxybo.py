@@ -82,6 +82,9 @@ class ProxyTable:
     the benchmark index (``arch.index``); higher = predicted better; NaN = unknown.
 
     Example:
+        >>> import numpy as np
+        >>> from nasfast.search import ProxyTable
+        >>> from nasfast.spaces import nb201
         >>> t = ProxyTable({"toy": np.arange(nb201.NUM_ARCHS, dtype=float)})
         >>> t.scores("toy", [nb201.from_index(7)]).tolist()
         [7.0]
@@ -300,6 +303,8 @@ class BayesianOptimization(Strategy):
     predicted target, then the first candidate). Candidates as in ProxyBO (module docstring).
 
     Example:
+        >>> from nasfast.search import BayesianOptimization, Result
+        >>> from nasfast.spaces import nb201
         >>> bo = BayesianOptimization(nb201, seed=0, num_candidates=20)
         >>> for _ in range(7):
         ...     [req] = bo.ask()

@@ -17,6 +17,7 @@ class RandomSearch(Strategy):
 
     Example:
         >>> from nasfast.spaces import nb201
+        >>> from nasfast.search import RandomSearch
         >>> rs = RandomSearch(nb201, seed=0)
         >>> [req] = rs.ask()
         >>> str(req.arch).startswith("|")

@@ -51,6 +51,7 @@ class RegularizedEvolution(Strategy):
 
     Example:
         >>> from nasfast.spaces import nb201
+        >>> from nasfast.search import RegularizedEvolution, Result
         >>> rea = RegularizedEvolution(nb201, seed=0, population=10, tournament=3)
         >>> for step in range(20):
         ...     [req] = rea.ask()

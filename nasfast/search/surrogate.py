@@ -35,6 +35,8 @@ class RandomForest:
             which a resumed search relies on: it replays its history and must decide the same).
 
     Example:
+        >>> import numpy as np
+        >>> from nasfast.search.surrogate import RandomForest
         >>> X = np.array([[0.0], [0.0], [0.0], [1.0], [1.0], [1.0]])
         >>> mean, var = RandomForest(bootstrap=False).fit(X, np.array([0, 0, 0, 1, 1, 1.0])).predict(X[[0, 5]])
         >>> mean.tolist(), var.tolist()
@@ -104,6 +106,8 @@ def expected_improvement(mean: np.ndarray, var: np.ndarray, best: float, xi: flo
     variance of ten equal floats computes as ~1e-34, not 0, so s <= 1e-9 (1 + |best|) counts as 0.
 
     Example:
+        >>> import numpy as np
+        >>> from nasfast.search.surrogate import expected_improvement
         >>> expected_improvement(np.array([0.0, 0.0]), np.array([1.0, 0.0]), best=0.0).round(4).tolist()
         [0.3989, 0.0]
     """
@@ -126,6 +130,8 @@ def average_ranks(scores: np.ndarray, higher_is_better: bool = True) -> np.ndarr
     """Rank 1 = best; tied scores share the mean of the ranks they span; NaN (unknown) ranks last.
 
     Example:
+        >>> import numpy as np
+        >>> from nasfast.search.surrogate import average_ranks
         >>> average_ranks(np.array([0.5, 0.9, 0.5, np.nan])).tolist()
         [2.5, 1.0, 2.5, 4.0]
     """
@@ -150,6 +156,8 @@ def pair_concordance(scores: np.ndarray, y: np.ndarray) -> float:
     NaN for fewer than two observations.
 
     Example:
+        >>> import numpy as np
+        >>> from nasfast.search.surrogate import pair_concordance
         >>> pair_concordance(np.array([1.0, 2.0, 3.0]), np.array([10.0, 30.0, 20.0]))
         0.6666666666666666
     """

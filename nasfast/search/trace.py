@@ -81,6 +81,7 @@ class Trace:
     """Builds observations one result at a time and answers what a search found.
 
     Example:
+        >>> from nasfast.search import Result, Trace
         >>> t = Trace()
         >>> _ = t.add("a", Result(valid_acc=90.0, test_acc=89.0, cost=10.0))
         >>> _ = t.add("b", Result(valid_acc=89.0, test_acc=91.0, cost=10.0))

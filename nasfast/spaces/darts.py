@@ -82,6 +82,8 @@ class Genotype:
     """One DARTS architecture: ``normal`` and ``reduce`` hold 8 (op name, input node) pairs each.
 
     Example:
+        >>> import numpy as np
+        >>> from nasfast.spaces.darts import from_compact, parse, sample
         >>> g = sample(np.random.default_rng(0))
         >>> parse(str(g)) == g and from_compact(g.to_compact()) == g
         True

@@ -255,6 +255,7 @@ class Spec:
     ``fingerprint()`` is the isomorphism-invariant benchmark key.
 
     Example:
+        >>> from nasfast.spaces.nb101 import Spec
         >>> s = Spec([[0, 1, 0], [0, 0, 1], [0, 0, 0]], [-1, 0, -2])
         >>> s.padded(7)[1].tolist()
         [-1, 0, -2, -3, -3, -3, -3]

@@ -32,6 +32,8 @@ class SposEvolution(Strategy):
 
     Example:
         >>> from nasfast.spaces import nb201
+        >>> from nasfast.search import Result
+        >>> from nasfast.supernet import SposEvolution
         >>> ea = SposEvolution(nb201, seed=0, population=10, select=3, mutation=4, crossover=4)
         >>> for _ in range(3):
         ...     for req in ea.ask(10):

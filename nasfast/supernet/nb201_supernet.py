@@ -163,6 +163,8 @@ class NB201SuperNet(nn.Module):
         channels_last: keep weights and activations channels-last (faster on CPU, same results).
 
     Example:
+        >>> import torch
+        >>> from nasfast.supernet import NB201SuperNet
         >>> net = NB201SuperNet(channels=4, cells=1)
         >>> net(torch.randn(2, 3, 32, 32), "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|avg_pool_3x3~1|none~2|").shape
         torch.Size([2, 10])

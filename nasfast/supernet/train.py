@@ -127,7 +127,7 @@ class SupernetTrainer:
     those archs' super-net accuracy on ``data.eval_x`` against their stand-alone accuracy (Fig. 3).
 
     Example:
-        >>> from nasfast.supernet.data import bundled_split
+        >>> from nasfast.supernet import SupernetTrainer, TrainConfig, bundled_split
         >>> cfg = TrainConfig(channels=4, cells=1, epochs=1, warmup_epochs=0, batch_size=16)
         >>> trainer = SupernetTrainer(cfg, bundled_split(2, 1, 1))
         >>> [round(h["lr"], 3) for h in trainer.train()]
