@@ -92,6 +92,12 @@ def test_bad_arguments(tmp_path):
     assert bad.returncode == 2 and "30000" in bad.stderr and not (tmp_path / "results.csv").exists()
     bad = nasfast("reproduce", "gates-nb101", "--report-only", "--out", str(tmp_path), check=False)
     assert bad.returncode == 2 and "no gates-nb101 rows" in bad.stderr
+    # an option the experiment would ignore is refused before anything runs
+    for argv, opt in ((["gates-nb101", "--budget", "5"], "--budget"), (["landmark-nb201", "--device", "cuda"], "--device"),
+                      (["proxybo-nb201", "--threads", "1"], "--threads")):
+        bad = nasfast("reproduce", *argv, "--out", str(tmp_path / "x"), check=False)
+        assert bad.returncode == 2 and f"{opt} does not apply to reproduce {argv[0]}" in bad.stderr
+        assert not (tmp_path / "x").exists()
 
 
 def test_results_of_another_experiment_are_refused(tmp_path):

@@ -7,6 +7,33 @@ from pathlib import Path
 
 from nasfast.reproduce.gates import ALL_CONFIGS
 
+_PREDICTOR = ("gates-nb101", "gates-nb201")
+_NOSH = ("nosh-nb201", "nosh-nb101")
+#: option -> the experiments that read it (--out, --quick, --threads and --no-progress apply to all;
+#: proxybo-nb201 runs its searches in worker processes and takes no --threads)
+_APPLIES = {
+    "seeds": (*_PREDICTOR, "landmark-nb201", *_NOSH, "proxybo-nb201"),
+    "epochs": (*_PREDICTOR, "landmark-nb201"),
+    "counts": _PREDICTOR, "configs": _PREDICTOR, "device": _PREDICTOR, "report_only": _PREDICTOR,
+    "threads": (*_PREDICTOR, "landmark-nb201", *_NOSH, "proxies-nb201"),
+    "schedule": ("landmark-nb201",),
+    "budget": ("proxybo-nb201",), "workers": ("proxybo-nb201",), "methods": ("proxybo-nb201",),
+    "datasets": ("proxybo-nb201",),
+    "sweep": _NOSH, "baseline_seeds": _NOSH,
+    "limit": ("proxies-nb201",),
+}
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse an option the experiment would ignore (``nasfast search`` does the same for --algo):
+    a silently dropped ``--budget`` or ``--epochs`` would leave a table that is not what was asked."""
+    from nasfast.cli import CLIError
+
+    for opt, experiments in _APPLIES.items():
+        if args.experiment not in experiments and getattr(args, opt) not in (None, False):
+            raise CLIError(f"--{opt.replace('_', '-')} does not apply to reproduce {args.experiment} "
+                           f"(it applies to {' / '.join(experiments)})")
+
 
 def add_reproduce(sub: argparse._SubParsersAction) -> None:
     from nasfast.reproduce import EXPERIMENTS
@@ -27,7 +54,7 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
                    help=f"which predictors (default: the experiment's); known: {' '.join(ALL_CONFIGS)}")
     p.add_argument("--quick", action="store_true",
                    help="tiny network, 2 counts, 2 seeds, 2 epochs: every code path in seconds (for CI)")
-    p.add_argument("--device", default="cpu", help="torch device to train on (default cpu)")
+    p.add_argument("--device", help="gates-nb101 / gates-nb201: torch device to train on (default cpu)")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads (default: torch's; 1 with --quick); 1 is often faster on a busy machine")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per run instead)")
@@ -54,6 +81,7 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from nasfast import reproduce
 
+    check_options(args)
     out = args.out or Path("runs") / f"reproduce-{args.experiment}{'-quick' if args.quick else ''}"
     if args.experiment == "proxies-nb201":
         from nasfast.reproduce import proxies
@@ -86,6 +114,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                     methods=args.methods, datasets=args.datasets, progress=not args.no_progress)
         return 0
     reproduce.run(args.experiment, out, seeds=args.seeds, epochs=args.epochs, counts=args.counts,
-                  configs=args.configs, quick=args.quick, device=args.device, threads=args.threads, progress=not args.no_progress,
+                  configs=args.configs, quick=args.quick, device=args.device or "cpu", threads=args.threads, progress=not args.no_progress,
                   report_only=args.report_only)
     return 0
