@@ -23,7 +23,8 @@ def add_mf_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prior", help="rank-nosh: Level-0 prior (default mag on nb201, trainable_parameters on nb101)")
     p.add_argument("--ranker", choices=("gates", "arch2vec"),
                    help="rank-nosh: the ranker's encoder (default gates; arch2vec: the paper's, pretrained first)")
-    p.add_argument("--archs", type=int, help="sh: archs at the first rung (default 100)")
+    p.add_argument("--archs", type=int, help="sh: the NUMBER of archs at the first rung (default 100; not a file, unlike "
+                                                   "`nasfast score --archs`)")
 
 
 def mf_resume_args(args: argparse.Namespace, config: dict[str, Any]) -> None:

@@ -28,7 +28,9 @@ def add_proxies(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (each arch its own stream)")
     p.add_argument("--arch-batch", type=int, default=1,
                    help="architectures evaluated together (default 1: fastest on CPU; larger on a GPU)")
-    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                   help="precision of the networks and images (default float32; synflow always runs in "
+                        "float64, as the reference does)")
     p.add_argument("--threads", type=int, help="torch CPU threads (shared among --workers)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes computing archs side by side (default 1); rows are written in order")

@@ -147,7 +147,8 @@ class TabularEvaluator:
         except (KeyError, ValueError) as err:
             if required:
                 raise ValueError(f"table {self.benchmark.name!r} has no {parts.get('split')} column for "
-                                 f"{self.dataset} ({err}); pass valid_column=") from err
+                                 f"{self.dataset} ({err}); name it with valid_column= "
+                                 "(--valid-column on the command line)") from err
             return None
 
     def _row(self, request: Request) -> int:
