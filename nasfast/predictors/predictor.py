@@ -135,7 +135,7 @@ class GATESPredictor:
                 f"(final loss {self.history[-1]:.3g}; a constant at the mean label would give "
                 f"{float(np.var(acc)):.3g}). Adam's first steps overshot the labels' logit; the scores carry "
                 "little ranking information. Try another seed, a lower lr, or a ranking loss.",
-                RuntimeWarning, stacklevel=3)
+                RuntimeWarning, stacklevel=4)  # past fit() and no_grad's wrapper, at fit's caller
 
     def _acc_scale(self, acc: np.ndarray) -> float:
         scale = self.config["acc_scale"]
@@ -157,7 +157,8 @@ class GATESPredictor:
             raise ValueError(f"chunk_size and micro_batch must be positive, got {chunk_size}, {micro_batch}")
         if not self.fitted:
             warnings.warn("GATESPredictor.score() before fit(): these are the untrained network's scores "
-                          "(call fit(), or load() a trained model)", RuntimeWarning, stacklevel=2)
+                          "(call fit(), or load() a trained model)", RuntimeWarning,
+                          stacklevel=3)  # past no_grad's wrapper, at the caller
         chunk_size = -(-chunk_size // micro_batch) * micro_batch
         self.net.eval()
         ref_emb = self.net.embed(self.net.references()) if self.loss == "comparator" else None
