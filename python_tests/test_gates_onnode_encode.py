@@ -35,6 +35,24 @@ def test_matches_loop_reference_float64(B, N, dims):
     torch.testing.assert_close(reference(*args), gates_onnode_encode_loops(*args), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_nan_propagates_through_the_relu_as_in_the_reference(dtype):
+    """A NaN gate weight must not be flattened to 0 by the ReLU between layers (torch.relu keeps NaN),
+    or a broken network would score finite numbers under no_grad and NaN with grad."""
+    x0, W, G, bias, adjacency, node_op, valid = random_inputs(40, 7, (8, 16, 16, 8),
+                                                             generator=torch.Generator().manual_seed(3))
+    x0, W, G, bias = x0.to(dtype), [w.to(dtype) for w in W], [g.to(dtype) for g in G], [b.to(dtype) for b in bias]
+    nan_op = int(node_op[0, 3])
+    G[0][nan_op, 5] = float("nan")  # an op used by an interior node, in layer 1 (a ReLU follows)
+    # node 0 (the input) has no inputs, so the op skips its gate; the reference multiplies it by a zero
+    # sum, and 0 * NaN would differ. Keep the NaN op off node 0.
+    node_op[:, 0] = (nan_op + 1) % G[0].shape[0]
+    out = gates_onnode_encode(x0, W, G, bias, adjacency, node_op, valid)
+    ref = reference(x0, W, G, bias, adjacency, node_op, valid)
+    assert torch.isnan(ref).any() and torch.equal(torch.isnan(out), torch.isnan(ref))
+    torch.testing.assert_close(out[~torch.isnan(ref)], ref[~torch.isnan(ref)], rtol=1e-4, atol=1e-4)
+
+
 def test_float32_matches_float64_reference():
     args = random_inputs(300, 7, (96, 128, 128, 128, 128), generator=torch.Generator().manual_seed(1))
     as32 = [[t.float() for t in a] if isinstance(a, list) else (a.float() if a.is_floating_point() else a)

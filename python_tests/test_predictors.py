@@ -602,7 +602,19 @@ def test_config_and_input_errors():
     with pytest.raises(ValueError, match="NaN"):
         p.fit(np.arange(3), [1.0, np.nan, 2.0])
     with pytest.raises(TypeError, match="Specs"):
-        GATESPredictor("nb101").score(["|none~0|"])
+        with pytest.warns(RuntimeWarning, match="before fit"):
+            GATESPredictor("nb101").score(["|none~0|"])
+    # settings that would train nothing, or train to NaN, silently
+    for bad, match in ((dict(margin=float("nan")), "margin"), (dict(acc_scale=0), "acc_scale"),
+                       (dict(max_compare_ratio=0), "max_compare_ratio"), (dict(pair_choice="rand"), "pair_choice"),
+                       (dict(compare_threshold=-1), "compare_threshold"), (dict(layers=8), "list of layer widths")):
+        with pytest.raises(ValueError, match=match):
+            GATESPredictor("nb201", **bad)
+    for loss in ("hinge", "bce", "comparator", "listmle"):
+        with pytest.raises(ValueError, match="no training pair"):
+            GATESPredictor("nb201", loss=loss, layers=(8,), mlp_hidden=(8,)).fit(np.arange(8), np.full(8, 0.9))
+    with pytest.raises(ValueError, match="compare_threshold 0.5"):
+        GATESPredictor("nb201", compare_threshold=0.5).fit(np.arange(8), np.linspace(0.5, 0.9, 8))
 
 
 def test_score_before_fit_warns_and_a_fitted_or_loaded_model_does_not(tmp_path):

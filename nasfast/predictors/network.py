@@ -7,6 +7,7 @@ settings shared by all (Adam 1e-3, batch 512, 200 epochs, hinge margin 0.1, at m
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -66,6 +67,19 @@ def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) 
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
     if not float(out["lr"]) > 0:
         raise ValueError(f"lr must be positive, got {out['lr']!r}")
+    for key, low in (("margin", 0.0), ("compare_threshold", 0.0), ("weight_decay", 0.0)):
+        if not (isinstance(out[key], (int, float)) and math.isfinite(out[key]) and out[key] >= low):
+            raise ValueError(f"{key} must be a finite number >= {low:g}, got {out[key]!r}")
+    if not (isinstance(out["max_compare_ratio"], (int, float)) and out["max_compare_ratio"] > 0):
+        raise ValueError(f"max_compare_ratio must be positive (pairs per arch in a batch), got {out['max_compare_ratio']!r}")
+    if out["pair_choice"] not in ("random", "diff"):  # which pairs a batch keeps beyond its ratio
+        raise ValueError(f"pair_choice must be 'random' or 'diff', got {out['pair_choice']!r}")
+    scale = out["acc_scale"]
+    if scale != "auto" and not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+        raise ValueError(f"acc_scale must be 'auto' or a positive number, got {scale!r}")
+    for key in ("layers", "mlp_hidden", "mlp_encoder_hidden"):
+        if not isinstance(out[key], (list, tuple)):
+            raise ValueError(f"{key} must be a list of layer widths, e.g. {key}=(128, 128), got {out[key]!r}")
     if out["score_per"] not in ("use", "arch"):
         raise ValueError(f"score_per must be 'use' or 'arch', got {out['score_per']!r}")
     if out["reference_choice"] not in ("random", "top"):

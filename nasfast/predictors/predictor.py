@@ -90,6 +90,11 @@ class GATESPredictor:
                              "drop those architectures before fitting")
         if len(acc) < 2:
             raise ValueError(f"need at least 2 architectures to fit, got {len(acc)}")
+        if self.loss != "regression":  # a ranking loss learns from archs that differ by more than the threshold
+            spread, thr = float(acc.max() - acc.min()), float(self.config["compare_threshold"])
+            if not spread > thr:
+                raise ValueError(f"no training pair: the accuracies span {spread:.3g}, not more than "
+                                 f"compare_threshold {thr:g} (all equal?), so the {self.loss} loss has nothing to rank")
         if self.loss == "regression":
             acc = acc / self._acc_scale(acc)
         if not warm_start:

@@ -40,7 +40,7 @@ NASFAST_ALWAYS_INLINE void finish_row(T* __restrict__ y, const T* __restrict__ g
   if (relu) {
     for (int64_t d = 0; d < D; ++d) {
       const T v = g[d] * p[d] + s[d] + b[d];
-      y[d] = v > T(0) ? v : T(0);
+      y[d] = v < T(0) ? T(0) : v;  // NaN stays NaN, as torch.relu
     }
   } else {
     for (int64_t d = 0; d < D; ++d) y[d] = g[d] * p[d] + s[d] + b[d];
