@@ -174,7 +174,8 @@ def sparse_kendall_tau(
 
     So both sides carry the ground truth's bin structure: a predictor is not penalised for mis-ordering archs that
     lie within ``bin`` of each other. ``pred`` is used only through its order, so its units do not matter. ``nan``
-    when every arch falls into one bin.
+    when every arch falls into one bin, or when ``pred`` is constant (an untrained super-net giving every arch
+    10 %): the reference would score the input order then, which says nothing about the predictor.
 
     Reference: ``kcyu2014/nas-landmarkreg@a00c361``, ``nasws/cnn/utils.py::compute_sparse_kendalltau`` ->
     ``compute_sparse_rank_metric``, called with threshold 1e-3 by ``cnn_general_search_policies.py``. It bins the
@@ -202,6 +203,6 @@ def sparse_kendall_tau(
     _, ranks = np.unique(np.floor(t * (1.0 / bin)), return_inverse=True)
     ideal = np.sort(ranks)
     by_pred = ranks[np.argsort(p, kind="stable")]
-    if _constant(ideal):
+    if _constant(ideal) or _constant(p):
         return float("nan")
     return float(stats.kendalltau(ideal, by_pred).statistic)

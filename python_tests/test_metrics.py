@@ -121,6 +121,8 @@ def test_sparse_kendall_hand():
     # (2,3); ties by-pred (0,2), (0,4), (2,4) -> (2 - 2) / sqrt(7 * 7) = 0
     assert sparse_kendall_tau(true, pred, bin=1e-2) == pytest.approx(0.0, abs=1e-12)
     assert math.isnan(sparse_kendall_tau(true, pred, bin=0.5))  # every arch in one bin
+    # a constant predictor (an untrained super-net at 10 % everywhere) is nan, whatever the input order
+    assert math.isnan(sparse_kendall_tau(true, [10.0] * 5)) and math.isnan(sparse_kendall_tau(sorted(true), [10.0] * 5))
 
 
 # ---- agreement with scipy and with the definitions ---------------------------------------------------
@@ -159,6 +161,9 @@ def test_kendall_matches_pair_count(xy):
 def test_sparse_matches_definition(xy, bin):
     steps, pred = xy
     true = [0.9 + 3e-4 * s for s in steps]  # 0.03 % apart: several archs per 0.1 % bin, exact ties too
+    if len(set(pred)) == 1:  # a constant predictor ranks nothing (the definition would score the input order)
+        assert math.isnan(sparse_kendall_tau(true, pred, bin=bin))
+        return
     np.testing.assert_allclose(
         sparse_kendall_tau(true, pred, bin=bin), sparse_tau_by_definition(true, pred, bin), rtol=1e-12, atol=1e-12
     )

@@ -263,6 +263,17 @@ def test_mutate_can_grow_a_small_spec():
     assert max(sizes) >= 6  # grown from 3 vertices; 7-vertex pruned cells are rare under this mutation
 
 
+def test_mutate_refuses_a_rate_that_would_retry_forever(monkeypatch):
+    s = Spec(*CHAIN)
+    for rate in (0, -1, 7, 8.5, float("nan")):
+        with pytest.raises(ValueError, match=r"mutation_rate must be in \(0, 7\)"):
+            nb101.mutate(s, np.random.default_rng(0), mutation_rate=rate)
+    assert isinstance(nb101.mutate(s, np.random.default_rng(0), mutation_rate=6.9), Spec)
+    monkeypatch.setattr(nb101, "_MUTATE_TRIES", 3)  # a bound, not a hang, when no valid child turns up
+    with pytest.raises(RuntimeError, match="no valid child"):
+        nb101.mutate(s, np.random.default_rng(0), mutation_rate=6.99)
+
+
 # ---- property tests -----------------------------------------------------------------------------
 
 @st.composite

@@ -457,6 +457,10 @@ def sample(rng: np.random.Generator) -> Spec:
             continue
 
 
+#: retries before ``mutate`` gives up (the paper's rate 1 needs a few; a rate near 7 can need very many)
+_MUTATE_TRIES = 100_000
+
+
 def mutate(spec: Spec, rng: np.random.Generator, mutation_rate: float = 1.0) -> Spec:
     """NAS-Bench-101's example mutation, retried until the result is valid.
 
@@ -469,8 +473,10 @@ def mutate(spec: Spec, rng: np.random.Generator, mutation_rate: float = 1.0) -> 
     """
     if not isinstance(spec, Spec):
         raise TypeError(f"mutate expects a Spec, got {type(spec).__name__}")
-    if not mutation_rate > 0:
-        raise ValueError(f"mutation_rate must be positive, got {mutation_rate!r}")
+    if not 0 < mutation_rate < MAX_VERTICES:
+        # at 7 every edge flips for sure, so a child that is invalid once is invalid on every retry
+        raise ValueError(f"mutation_rate must be in (0, {MAX_VERTICES}) (edges flip with probability "
+                         f"rate / {MAX_VERTICES}), got {mutation_rate!r}")
     rng = check_generator(rng, "nb101.mutate")
     base_adj, base_ops = spec.original_adjacency, spec.original_ops
     if len(base_ops) > MAX_VERTICES:
@@ -481,7 +487,7 @@ def mutate(spec: Spec, rng: np.random.Generator, mutation_rate: float = 1.0) -> 
     adj0[np.ix_(pos, pos)] = base_adj
     ops0 = np.concatenate([base_ops[:-1], rng.integers(0, 3, size=v - n), [OUTPUT]]).astype(np.int64)
     upper = np.triu(np.ones((v, v), dtype=bool), 1)
-    while True:
+    for _ in range(_MUTATE_TRIES):
         flip = upper & (rng.random((v, v)) < mutation_rate / v)
         adj = np.where(flip, 1 - adj0, adj0)
         ops = ops0.copy()
@@ -492,3 +498,9 @@ def mutate(spec: Spec, rng: np.random.Generator, mutation_rate: float = 1.0) -> 
             return Spec(adj, ops)
         except ValueError:
             continue
+    raise RuntimeError(f"nb101.mutate found no valid child of {spec!r} in {_MUTATE_TRIES} tries at "
+                       f"mutation_rate {mutation_rate}; try a lower rate")
+
+
+#: retries before ``mutate`` gives up (the paper's rate 1 needs a few; a rate near 7 can need very many)
+_MUTATE_TRIES = 100_000
