@@ -311,6 +311,8 @@ def test_ask_tell_protocol():
         sh.tell(batch[0], Result(valid_acc=1.0))
     with pytest.raises(ValueError, match="not in the current batch"):
         sh.tell(Request(batch[0].arch, 999, 1), Result(valid_acc=1.0))
+    with pytest.raises(TypeError, match="expected a nasfast Result"):
+        sh.tell(batch[1], 0.5)
     for r in batch[1:]:
         sh.tell(r, Result(valid_acc=float(r.id)))
     [*second] = sh.ask()

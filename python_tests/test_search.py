@@ -499,6 +499,14 @@ def test_a_request_is_told_once_and_a_space_may_be_named():
     with pytest.raises(ValueError, match="a second time"):
         s.tell(req, Result(valid_acc=99.0))
     assert len(s.history) == 1
+    # a bare number is refused before anything is recorded, so the corrected tell goes through
+    req = s.ask()[0]
+    with pytest.raises(TypeError, match="expected a nasfast Result.*got float"):
+        s.tell(req, 91.3)
+    s.tell(req, Result(valid_acc=91.3))
+    assert len(s.history) == 2
+    with pytest.raises(TypeError, match="an evaluator must return one"):
+        search(RandomSearch(nb201, 0), lambda request: {"valid_acc": 1.0}, 3)
 
 
 def test_a_run_without_a_finite_validation_accuracy_says_so_in_valid_json(tmp_path):
@@ -520,3 +528,15 @@ def test_resuming_a_directory_whose_config_is_not_a_search_config_names_the_file
             run_search(RandomSearch(nb201, seed=0), lambda r: Result(valid_acc=1.0), 2, out, resume=True,
                        progress=False)
         assert "config.json" in str(err.value)
+
+
+def test_every_strategy_takes_a_space_name():
+    from nasfast.search import BayesianOptimization, ProxyBO
+    from nasfast.search.multifidelity import Hyperband, SuccessiveHalving
+    from nasfast.search.nosh import RankNOSH
+
+    for make in (lambda sp: RandomSearch(sp, 0), lambda sp: BayesianOptimization(sp, 0), lambda sp: ProxyBO(sp, 0),
+                 lambda sp: SuccessiveHalving(sp, 0, n=4), lambda sp: Hyperband(sp, 0), lambda sp: RankNOSH(sp, 0)):
+        by_name, by_module = make("nb201"), make(nb201)
+        assert by_name.space is nb201
+        assert by_name.ask()[0] == by_module.ask()[0]  # the same search either way

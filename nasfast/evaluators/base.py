@@ -47,6 +47,16 @@ class Evaluator(Protocol):
     def __call__(self, request: Request) -> Result: ...
 
 
+def check_result(result: Any) -> Result:
+    """``result`` if it is a ``Result``; a TypeError naming what an evaluator must return otherwise
+    (checked before a strategy records anything, so a corrected ``tell`` can follow)."""
+    if not isinstance(result, Result):
+        raise TypeError(f"expected a nasfast Result (Result(valid_acc=..., test_acc=..., cost=...), from "
+                        f"nasfast.search or nasfast.evaluators), got {type(result).__name__}: {result!r:.80}; "
+                        "an evaluator must return one")
+    return result
+
+
 def check_replayed(fresh: Result, recorded: Result, what: str) -> None:
     """A tabular evaluator's ``replay``: the table's answer now (``fresh``) must equal what a run's
     history recorded (NaN equal to NaN); ``what`` names the request in the error."""

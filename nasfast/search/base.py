@@ -21,10 +21,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from nasfast.evaluators.base import Request, Result
+from nasfast.evaluators.base import Request, Result, check_result
 
 __all__ = ["SPACES", "SPACE_ALIASES", "Request", "Result", "SearchSpace", "SpaceExhausted", "Strategy",
-           "canonical_space", "candidates_fingerprint", "get_space", "space_archs", "space_name"]
+           "canonical_space", "candidates_fingerprint", "get_space", "resolve_space", "space_archs", "space_name"]
 
 
 @runtime_checkable
@@ -82,6 +82,11 @@ def get_space(name: str) -> SearchSpace:
     return SPACES[canonical_space(name)]()
 
 
+def resolve_space(space: SearchSpace | str) -> SearchSpace:
+    """``space`` itself, or the space registered under that name ("nb201", "nb101", "darts", ...)."""
+    return get_space(space) if isinstance(space, str) else space
+
+
 def space_name(space: SearchSpace) -> str:
     """The registered name of ``space`` (so configs can rebuild it), else its module name."""
     for name, loader in SPACES.items():
@@ -134,7 +139,7 @@ class Strategy(abc.ABC):
     name: str = ""
 
     def __init__(self, space: SearchSpace | str, seed: int, candidates: Iterable[Any] | None = None) -> None:
-        self.space = get_space(space) if isinstance(space, str) else space  # "nb201" or the module
+        self.space = resolve_space(space)  # "nb201" or the module
         self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
         self.candidates: list[Any] | None = None
@@ -176,6 +181,7 @@ class Strategy(abc.ABC):
 
     def tell(self, request: Request, result: Result) -> None:
         """Report the result of a request returned by ``ask``."""
+        check_result(result)
         if request.arch not in self.seen:
             raise ValueError(f"tell() got {request.arch}, which this strategy never asked for")
         if request.id in self._told:

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from nasfast.evaluators.base import Evaluator, Request, Result, check_replayed
+from nasfast.evaluators.base import Evaluator, Request, Result, check_replayed, check_result
 from nasfast.evaluators.tabular import canonical_dataset
-from nasfast.search.base import SearchSpace, SpaceExhausted, space_archs, space_name
+from nasfast.search.base import SearchSpace, SpaceExhausted, resolve_space, space_archs, space_name
 
 __all__ = ["FIDELITIES", "Hyperband", "MultiFidelityEvaluator", "MultiFidelityRun", "MultiFidelityStrategy",
            "SuccessiveHalving", "check_ratio", "check_schedule", "fidelity_columns", "hyperband_brackets",
@@ -197,7 +197,8 @@ class MultiFidelityStrategy(abc.ABC):
 
     def __init__(self, space: SearchSpace, seed: int, candidates: Iterable[Any] | None,
                  schedule: Sequence[int]) -> None:
-        self.space, self.seed = space, int(seed)
+        self.space, self.seed = resolve_space(space), int(seed)  # a name ("nb201") or the space
+        space = self.space
         self.rng = np.random.default_rng(self.seed)
         self.schedule = check_schedule(schedule)
         if candidates is None:
@@ -250,6 +251,7 @@ class MultiFidelityStrategy(abc.ABC):
 
     def tell(self, request: Request, result: Result) -> None:
         """Report the result of a request of the current batch."""
+        check_result(result)
         if request not in self._batch:
             raise ValueError(f"tell() got request {request.id} ({request.arch}, {request.epochs} ep), "
                              "which is not in the current batch")

@@ -79,7 +79,7 @@ from typing import Any
 import numpy as np
 
 from nasfast.evaluators.base import Result
-from nasfast.search.base import SearchSpace, space_name
+from nasfast.search.base import SearchSpace, resolve_space, space_name
 from nasfast.search.multifidelity import FIDELITIES, Batch, MultiFidelityStrategy, check_ratio
 from nasfast.search.proxybo import ProxyTable
 
@@ -236,6 +236,7 @@ class RankNOSH(MultiFidelityStrategy):
                  proposal_sample: int | None = None, rounding: str = "cumulative") -> None:
         from nasfast.predictors.network import ENCODERS
 
+        space = resolve_space(space)  # a name ("nb201") or the space
         self.space_key = space_name(space)
         if schedule is None:
             if self.space_key not in FIDELITIES:

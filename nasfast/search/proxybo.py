@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from nasfast.search.base import Request, Result, SearchSpace, Strategy, space_archs, space_name
+from nasfast.search.base import Request, Result, SearchSpace, Strategy, resolve_space, space_archs, space_name
 from nasfast.search.surrogate import (
     RandomForest,
     average_ranks,
@@ -285,10 +285,12 @@ def combined_rank(weights: Sequence[float], ranks: Sequence[np.ndarray]) -> np.n
 
 # ---- strategies -----------------------------------------------------------------------------------------
 
-def _check_nb201(space: SearchSpace, algo: str) -> None:
+def _check_nb201(space: SearchSpace | str, algo: str) -> SearchSpace:
+    space = resolve_space(space)
     if space is not nb201:
         raise ValueError(f"{algo} runs on the nb201 space only (NB201 one-hot encoding, proxy tables by NB201 "
                          f"index), got {space_name(space)!r}")
+    return space
 
 
 def _positive_int(algo: str, label: str, value: Any, minimum: int = 1) -> int:
@@ -318,7 +320,7 @@ class BayesianOptimization(Strategy):
     def __init__(self, space: SearchSpace, seed: int, candidates: Iterable[Any] | None = None,
                  num_candidates: int = 200, local_fraction: float = 0.5, local_top: int = 5,
                  initial_random: int = 5) -> None:
-        _check_nb201(space, self.name)
+        space = _check_nb201(space, self.name)
         self.num_candidates = _positive_int(self.name, "num_candidates", num_candidates)
         self.local_top = _positive_int(self.name, "local_top", local_top)
         self.initial_random = _positive_int(self.name, "initial_random", initial_random, minimum=2)
@@ -424,7 +426,7 @@ class ProxyBO(BayesianOptimization):
                  proxy_table: ProxyTable | str | os.PathLike[str] | None = None,
                  proxy_fingerprint: str | None = None, num_candidates: int = 200, local_fraction: float = 0.5,
                  local_top: int = 5, initial_random: int = 5, tau0: float = 0.05, cv_folds: int = 5) -> None:
-        _check_nb201(space, self.name)
+        space = _check_nb201(space, self.name)
         self.table, self.table_label, self.proxies, self.proxy_fingerprint = _resolve_proxies(
             self.name, proxy_table, proxies, proxy_fingerprint, PAPER_PROXIES, exactly_one=False)
         if not float(tau0) > 0:
@@ -523,7 +525,7 @@ class WarmupBO(BayesianOptimization):
                  proxy_table: ProxyTable | str | os.PathLike[str] | None = None,
                  proxy_fingerprint: str | None = None, warmup: int = 5, num_candidates: int = 200,
                  local_fraction: float = 0.5, local_top: int = 5, initial_random: int = 5) -> None:
-        _check_nb201(space, self.name)
+        space = _check_nb201(space, self.name)
         self.table, self.table_label, self.proxies, self.proxy_fingerprint = _resolve_proxies(
             self.name, proxy_table, proxies, proxy_fingerprint, ("jacob_cov",), exactly_one=True)
         self.warmup = _positive_int(self.name, "warmup", warmup)
@@ -555,7 +557,7 @@ class ProxyOrder(Strategy):
                  proxies: Sequence[str] | str | None = None,
                  proxy_table: ProxyTable | str | os.PathLike[str] | None = None,
                  proxy_fingerprint: str | None = None) -> None:
-        _check_nb201(space, self.name)
+        space = _check_nb201(space, self.name)
         self.table, self.table_label, self.proxies, self.proxy_fingerprint = _resolve_proxies(
             self.name, proxy_table, proxies, proxy_fingerprint, ("jacob_cov",), exactly_one=True)
         super().__init__(space, seed, candidates)

@@ -28,7 +28,7 @@ class RandomSearch(Strategy):
 
     def __init__(self, space: SearchSpace, seed: int, candidates: Iterable[Any] | None = None) -> None:
         super().__init__(space, seed, candidates)
-        pool = self.candidates if self.candidates is not None else space_archs(space)
+        pool = self.candidates if self.candidates is not None else space_archs(self.space)
         # the whole order is fixed up front, so the n-th proposal depends only on the seed
         self._order = [pool[int(i)] for i in self.rng.permutation(len(pool))]
         self._pos = 0
