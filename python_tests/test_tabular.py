@@ -140,6 +140,23 @@ def test_unknown_archs_are_named(b201):
         b201.rows(["|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"])
     assert b201.contains(BEST_STR) and not b201.contains("|x~0|") and not b201.contains(20000)
     assert BEST_STR in b201
+    # an arch of another space is named as such, and is simply not contained
+    from nasfast.spaces import nb101
+
+    spec = nb101.Spec([[0, 1], [0, 0]], [-1, -2])
+    with pytest.raises(TypeError, match="expected nb201 arch.*got Spec"):
+        b201.rows(spec)
+    assert spec not in b201 and None not in b201
+
+
+def test_a_request_is_one_arch(b201):
+    from nasfast.evaluators import Request, TabularEvaluator
+
+    ev = TabularEvaluator(b201, "cifar10")
+    assert ev(Request(5, 0)).extra["row"] == 5
+    for arch, n in (([5, 6], 2), ([], 0)):
+        with pytest.raises(TypeError, match=f"holds {n} archs"):
+            ev(Request(arch, 1))
 
 
 def test_vectorised_query_of_whole_space(b201):

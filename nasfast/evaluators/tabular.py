@@ -155,7 +155,10 @@ class TabularEvaluator:
         if request.epochs is not None and request.epochs != getattr(self.benchmark, "default_epochs", None):
             raise ValueError(f"TabularEvaluator answers full-budget runs only; request {request.id} asks for "
                              f"{request.epochs} epochs")
-        return int(self.benchmark.rows(request.arch)[0])
+        rows = self.benchmark.rows(request.arch)
+        if rows.shape != (1,):  # a list would be read as a batch: say so rather than answer its first arch
+            raise TypeError(f"request {request.id} holds {rows.size} archs ({request.arch!r:.60}); a request is one arch")
+        return int(rows[0])
 
     def __call__(self, request: Request) -> Result:
         row = self._row(request)

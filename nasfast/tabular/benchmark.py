@@ -145,7 +145,7 @@ class Benchmark:
         genotypes / their compact arrays. For NB101/DARTS tables ints are rows of this table.
         ``KeyError`` names the first few archs the table does not hold.
         """
-        items, _ = as_batch(archs, self._keys.single)
+        items, _ = as_batch(archs, self._keys.single, self._keys.space)
         return self._keys.rows(items)
 
     def keys(self) -> list[Any]:
@@ -169,7 +169,7 @@ class Benchmark:
         """Whether the table holds ``arch`` (False also for malformed archs)."""
         try:
             self.rows(arch)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):
             return False
         return True
 

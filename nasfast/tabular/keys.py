@@ -7,7 +7,7 @@ lookup itself is one dict or array access per item, never a scan of the table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ def _missing(unknown: Sequence[Any], what: str, note: str = "", total: int | Non
     return KeyError(f"{total} arch(s) not in the {what} table{note}: {shown}{more}")
 
 
-def as_batch(archs: Any, single: Callable[[Any], bool]) -> tuple[Sequence[Any] | np.ndarray, bool]:
+def as_batch(archs: Any, single: Callable[[Any], bool], space: str = "") -> tuple[Sequence[Any] | np.ndarray, bool]:
     """(items, was_single): a lone arch is treated as a batch of one."""
     if single(archs):
         return [archs], True
@@ -34,7 +34,11 @@ def as_batch(archs: Any, single: Callable[[Any], bool]) -> tuple[Sequence[Any] |
         return archs, False
     if hasattr(archs, "__array__") and hasattr(archs, "dtype"):  # torch tensors and the like
         return np.asarray(archs), False
-    return list(archs), False
+    if isinstance(archs, Iterable) and not isinstance(archs, (str, bytes)):
+        return list(archs), False
+    # not an arch of this space, nor a batch: likely an arch of another space
+    raise TypeError(f"expected {space + ' ' if space else ''}arch(s), one or a list/array of them, "
+                    f"got {type(archs).__name__}: {archs!r:.80}")
 
 
 def _int_like(x: Any) -> bool:
