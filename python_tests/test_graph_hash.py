@@ -182,6 +182,19 @@ def test_bad_inputs_raise_naming_the_problem(adj, labels, message):
         torch.ops.nasfast.nb101_fingerprint(adj, labels)
 
 
+@pytest.mark.parametrize("fn", [graph_hash.nb101_fingerprint, graph_hash.graph_canonical_hash])
+def test_wrappers_refuse_values_their_casts_would_change(fn):
+    """The wrappers cast to uint8 / int64: 256 and 0.5 would both become "no edge", 1.5 label 1."""
+    adj, labels = np.triu(np.ones((7, 7), np.int64), 1), np.array([-1, 0, 1, 2, 0, 1, -2])
+    fn(adj, labels)
+    for scale in (256, 0.5):
+        with pytest.raises(ValueError, match="adjacency entries must be 0 or 1"):
+            fn(adj * scale, labels)
+    with pytest.raises(ValueError, match="labels must be integers"):
+        fn(adj, labels + 0.5)
+    assert torch.equal(fn(adj.astype(np.float32), labels.astype(np.float64)), fn(adj, labels))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu_on_all_30001():
     adj = torch.as_tensor(NB101["adjacency"], dtype=torch.uint8)

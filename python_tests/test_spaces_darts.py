@@ -89,6 +89,7 @@ def test_parse_accepts_python_spellings():
     (DARTS_V2.replace("('skip_connect', 0)", "('skip_connect', 01)", 1), "unexpected character '0'"),
     (DARTS_V2.replace("'", "", 1), "position 18: expected a quoted op name, found a name 'sep_conv_3x3'"),
     (DARTS_V2[:-1], "expected '\\)', found the end"),
+    (DARTS_V2.replace("[2, 3, 4, 5]", "range(2, 1000000000000)", 1), r"range\(2, 1000000000000\) is not range\(2, 6\)"),
 ])
 def test_parse_errors_name_the_problem(text, message):
     with pytest.raises(ValueError, match=message):

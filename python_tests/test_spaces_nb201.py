@@ -55,6 +55,19 @@ def test_op_indices_to_codes_refuses_out_of_range_or_misshapen_ops(ops, match):
         nb201.op_indices_to_codes(np.zeros((1, 6)))
 
 
+def test_index_and_code_helpers_refuse_what_would_wrap():
+    for fn in (nb201.indices_to_codes, nb201.codes_to_indices, nb201.codes_to_op_indices):
+        with pytest.raises(ValueError, match=r"0\.\.15624"):
+            fn(np.array([3, -1]))
+        with pytest.raises(ValueError, match=r"0\.\.15624"):
+            fn([15625])
+        with pytest.raises(TypeError, match="integers"):
+            fn(np.array([1.7]))
+    with pytest.raises(TypeError, match="code must be an int"):
+        nb201.from_code(1.7)
+    assert nb201.codes_to_indices(nb201.indices_to_codes([0, 15624])).tolist() == [0, 15624]
+
+
 def test_encoding_is_one_hot_per_edge():
     enc = nb201.encode(ALL[:100])
     assert enc.shape == (100, 6, 5)

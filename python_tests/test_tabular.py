@@ -243,6 +243,12 @@ def test_nb301_surrogate_table():
     g = npz_array(NB301_ZC, "genotype")
     np.testing.assert_array_equal(b.rows(g[[3, 1]]), [3, 1])
     assert b.rows(g[4]).tolist() == [4]
+    assert b.rows(g[4].astype(np.int64)).tolist() == [4]  # any integer dtype
+    wrapped = g[4].astype(np.int64)
+    wrapped[0, 0, 1] += 256  # int8 would wrap it back to row 4
+    for bad in (wrapped, g[4] + 0.4, g[[4]] + 0.4):
+        with pytest.raises(ValueError, match="small integers"):
+            b.rows(bad)
     assert b.query([0, 2], "val_accuracy").tolist() == b.column("cifar10/surrogate_acc")[[0, 2]].tolist()
     darts = pytest.importorskip("nasfast.spaces.darts")
     genotypes = b.archs()

@@ -23,6 +23,15 @@ def _as_batch(adjacency, labels) -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.as_tensor(labels)
     if adjacency.dim() == 2:
         adjacency, labels = adjacency.unsqueeze(0), labels.unsqueeze(0)
+    # the kernels read uint8 0/1 entries and int64 labels: refuse values the casts would change
+    # (256 -> 0 and 0.5 -> 0 would silently hash as "no edge")
+    if adjacency.numel() and not ((adjacency == 0) | (adjacency == 1)).all():
+        bad = adjacency[(adjacency != 0) & (adjacency != 1)][0].item()
+        raise ValueError(f"adjacency entries must be 0 or 1, got {bad!r}")
+    if labels.is_floating_point() or labels.is_complex():
+        if labels.numel() and not (labels == labels.round()).all():
+            raise ValueError(f"labels must be integers, got {labels.dtype} values such as "
+                             f"{labels[labels != labels.round()][0].item()!r}")
     return adjacency.to(torch.uint8), labels.to(torch.int64)
 
 

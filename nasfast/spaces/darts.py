@@ -242,6 +242,8 @@ class _Parser:
             stop = self.take("int")
             self.accept(",")
             self.take("punct", ")")
+            if not 0 <= stop - start <= 2 + NUM_NODES:  # never build a huge list from a typo'd range
+                self.fail(pos, f"concat range({start}, {stop}) is not range(2, 6)")
             return list(range(start, stop))
         self.fail(pos, "expected a concat list [2, 3, 4, 5] or range(2, 6)")
         return []

@@ -122,6 +122,8 @@ def from_ops(ops: Sequence[str] | Sequence[int]) -> NB201Arch:
 
 
 def from_code(code: int) -> NB201Arch:
+    if isinstance(code, bool) or not isinstance(code, (int, np.integer)):
+        raise TypeError(f"NB201 code must be an int, got {type(code).__name__}: {code!r}")
     if not 0 <= int(code) < NUM_ARCHS:
         raise ValueError(f"NB201 code {code} out of range 0..{NUM_ARCHS - 1}")
     return from_ops(list(codes_to_op_indices(np.array([code]))[0]))
@@ -160,8 +162,22 @@ def op_indices(archs: Iterable[NB201Arch | str | int]) -> np.ndarray:
     return np.asarray(rows, dtype=np.int64).reshape(-1, NUM_EDGES)
 
 
+def _checked(values: np.ndarray | Sequence[int], what: str) -> np.ndarray:
+    """``values`` as int64, refusing non-integers and anything outside 0..15624 (codes and indices
+    share that range) instead of wrapping around."""
+    arr = np.asarray(values)
+    if arr.size and not (np.issubdtype(arr.dtype, np.integer) or (np.issubdtype(arr.dtype, np.floating)
+                                                               and np.array_equal(arr, np.round(arr)))):
+        raise TypeError(f"NB201 {what} must be integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and (arr.min() < 0 or arr.max() >= NUM_ARCHS):
+        bad = arr[(arr < 0) | (arr >= NUM_ARCHS)]
+        raise ValueError(f"NB201 {what} must lie in 0..{NUM_ARCHS - 1}, got {bad[:5].tolist()}")
+    return arr
+
+
 def codes_to_op_indices(codes: np.ndarray) -> np.ndarray:
-    codes = np.asarray(codes, dtype=np.int64)
+    codes = _checked(codes, "codes")
     return (codes[..., None] // _POW5) % NUM_OPS
 
 
@@ -178,11 +194,11 @@ def op_indices_to_codes(ops: np.ndarray) -> np.ndarray:
 
 
 def indices_to_codes(indices: np.ndarray) -> np.ndarray:
-    return _index_to_code()[np.asarray(indices, dtype=np.int64)]
+    return _index_to_code()[_checked(indices, "indices")]
 
 
 def codes_to_indices(codes: np.ndarray) -> np.ndarray:
-    return _code_to_index()[np.asarray(codes, dtype=np.int64)]
+    return _code_to_index()[_checked(codes, "codes")]
 
 
 def encode(archs: Iterable[NB201Arch | str | int]):

@@ -190,10 +190,20 @@ class BytesKeys:
         arr = np.asarray(a)
         if arr.shape != self.shape:
             raise TypeError(f"expected a genotype, its {self.shape} compact array or a row, got {type(a).__name__}: {a!r}")
-        return np.ascontiguousarray(arr, dtype=np.int8).tobytes()
+        return _as_int8(arr).tobytes()
 
     def rows(self, archs: Sequence[Any] | np.ndarray) -> np.ndarray:
         return _rows_by_key(self, archs)
+
+
+def _as_int8(arr: np.ndarray) -> np.ndarray:
+    """A compact genotype array as the table's int8 keys, refusing values the cast would change
+    (+256 wraps, +0.4 truncates, and either would look up another genotype)."""
+    small = np.ascontiguousarray(arr, dtype=np.int8)
+    if arr.size and not np.array_equal(small, arr):
+        raise ValueError("compact genotype arrays hold small integers (op and input indices); got values "
+                         f"such as {np.asarray(arr)[small != arr].ravel()[:3].tolist()}")
+    return small
 
 
 def _rows_by_key(keys: HashKeys | BytesKeys, archs: Sequence[Any] | np.ndarray) -> np.ndarray:
@@ -201,7 +211,7 @@ def _rows_by_key(keys: HashKeys | BytesKeys, archs: Sequence[Any] | np.ndarray) 
     if isinstance(keys, BytesKeys) and isinstance(archs, np.ndarray) and archs.ndim > 1:
         if archs.shape[1:] != keys.shape:
             raise ValueError(f"expected a batch of {keys.shape} genotype arrays, got an array of shape {archs.shape}")
-        archs = [a.tobytes() for a in np.ascontiguousarray(archs, dtype=np.int8)]
+        archs = [a.tobytes() for a in _as_int8(archs)]
     if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
         rows = archs.astype(np.int64).ravel()
         bad = rows[(rows < 0) | (rows >= n)]
