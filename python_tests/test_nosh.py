@@ -379,10 +379,14 @@ def _batch_sizes(strategy):
     (dict(rounding="floor"), r"rounding must be one of .*'floor'"),
     (dict(exploit_fraction=2), r"exploit_fraction .* got 2"),
     (dict(proposal_sample=5), r"proposal_sample .* got 5"),
+    (dict(ranker_config=dict(epoch=3)), r"rank-nosh ranker_config: unknown config key\(s\) \['epoch'\]"),
+    (dict(seed=-1), r"seed must be a non-negative integer, got -1"),
+    (dict(seed=1.5), r"seed must be a non-negative integer, got 1.5"),
 ])
 def test_errors_name_the_bad_input(kwargs, match):
+    kwargs = {"seed": 0, **kwargs}
     with pytest.raises(ValueError, match=match):
-        RankNOSH(nb201, 0, **kwargs)
+        RankNOSH(nb201, **kwargs)
 
 
 def test_baseline_and_nb101_errors():

@@ -607,7 +607,8 @@ def test_config_and_input_errors():
     # settings that would train nothing, or train to NaN, silently
     for bad, match in ((dict(margin=float("nan")), "margin"), (dict(acc_scale=0), "acc_scale"),
                        (dict(max_compare_ratio=0), "max_compare_ratio"), (dict(pair_choice="rand"), "pair_choice"),
-                       (dict(compare_threshold=-1), "compare_threshold"), (dict(layers=8), "list of layer widths")):
+                       (dict(compare_threshold=-1), "compare_threshold"), (dict(layers=8), "list of layer widths"),
+                       (dict(seed=-1), "seed must be a non-negative integer"), (dict(seed=1.5), "seed")):
         with pytest.raises(ValueError, match=match):
             GATESPredictor("nb201", **bad)
     for loss in ("hinge", "bce", "comparator", "listmle"):

@@ -540,3 +540,9 @@ def test_every_strategy_takes_a_space_name():
         by_name, by_module = make("nb201"), make(nb201)
         assert by_name.space is nb201
         assert by_name.ask()[0] == by_module.ask()[0]  # the same search either way
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3"])
+def test_a_bad_seed_is_named(seed):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        RegularizedEvolution(nb201, seed)

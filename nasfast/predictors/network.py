@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -49,6 +50,13 @@ COMMON: dict[str, Any] = dict(
 )
 
 
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int; refuses negatives and non-integers (1.5 would be truncated silently)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
 def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) -> dict[str, Any]:
     if space not in DEFAULTS:
         raise ValueError(f"unknown space {space!r}; expected one of {tuple(DEFAULTS)}")
@@ -65,6 +73,7 @@ def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) 
         value = out[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    out["seed"] = check_seed(out["seed"])  # a plain int: saved configs load with weights_only
     if not float(out["lr"]) > 0:
         raise ValueError(f"lr must be positive, got {out['lr']!r}")
     for key, low in (("margin", 0.0), ("compare_threshold", 0.0), ("weight_decay", 0.0)):

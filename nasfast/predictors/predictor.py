@@ -75,7 +75,7 @@ class GATESPredictor:
         ``warm_start``. ``progress``: True for a progress bar, or a callable(epoch, mean loss).
         Returns self; ``history`` holds the mean loss per epoch.
         """
-        seed = int(self.config["seed"] if seed is None else seed)
+        seed = int(self.config["seed"]) if seed is None else network.check_seed(seed)
         epochs = int(self.config["epochs"] if epochs is None else epochs)
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")

@@ -24,7 +24,7 @@ import numpy as np
 from nasfast.evaluators.base import Request, Result, check_result
 
 __all__ = ["SPACES", "SPACE_ALIASES", "Request", "Result", "SearchSpace", "SpaceExhausted", "Strategy",
-           "canonical_space", "candidates_fingerprint", "get_space", "resolve_space", "space_archs", "space_name"]
+           "canonical_space", "candidates_fingerprint", "check_seed", "get_space", "resolve_space", "space_archs", "space_name"]
 
 
 @runtime_checkable
@@ -80,6 +80,14 @@ def canonical_space(name: str) -> str:
 def get_space(name: str) -> SearchSpace:
     """The space registered as ``name`` (or an alias); ``ValueError`` lists the choices."""
     return SPACES[canonical_space(name)]()
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int; a ValueError for what numpy would refuse later (negative) or silently
+    truncate (1.5)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
 
 
 def resolve_space(space: SearchSpace | str) -> SearchSpace:
@@ -140,7 +148,7 @@ class Strategy(abc.ABC):
 
     def __init__(self, space: SearchSpace | str, seed: int, candidates: Iterable[Any] | None = None) -> None:
         self.space = resolve_space(space)  # "nb201" or the module
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.rng = np.random.default_rng(self.seed)
         self.candidates: list[Any] | None = None
         self._candidate_set: frozenset[Any] | None = None

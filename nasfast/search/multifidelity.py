@@ -33,7 +33,14 @@ import numpy as np
 
 from nasfast.evaluators.base import Evaluator, Request, Result, check_replayed, check_result
 from nasfast.evaluators.tabular import canonical_dataset
-from nasfast.search.base import SearchSpace, SpaceExhausted, resolve_space, space_archs, space_name
+from nasfast.search.base import (
+    SearchSpace,
+    SpaceExhausted,
+    check_seed,
+    resolve_space,
+    space_archs,
+    space_name,
+)
 
 __all__ = ["FIDELITIES", "Hyperband", "MultiFidelityEvaluator", "MultiFidelityRun", "MultiFidelityStrategy",
            "SuccessiveHalving", "check_ratio", "check_schedule", "fidelity_columns", "hyperband_brackets",
@@ -197,7 +204,7 @@ class MultiFidelityStrategy(abc.ABC):
 
     def __init__(self, space: SearchSpace, seed: int, candidates: Iterable[Any] | None,
                  schedule: Sequence[int]) -> None:
-        self.space, self.seed = resolve_space(space), int(seed)  # a name ("nb201") or the space
+        self.space, self.seed = resolve_space(space), check_seed(seed)  # a name ("nb201") or the space
         space = self.space
         self.rng = np.random.default_rng(self.seed)
         self.schedule = check_schedule(schedule)

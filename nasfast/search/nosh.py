@@ -282,6 +282,14 @@ class RankNOSH(MultiFidelityStrategy):
         cfg = dict(RANKER_DEFAULTS)
         cfg.update(ranker_config or {})
         self.ranker_config = cfg
+        if self.ranker in ENCODERS and self.space_key in _PREDICTOR_SPACE:
+            # a typo'd key fails here, not at the first fit several rounds in
+            from nasfast.predictors.network import resolve_config
+
+            try:
+                resolve_config(_PREDICTOR_SPACE[self.space_key], self.ranker, "comparator", cfg)
+            except ValueError as err:
+                raise ValueError(f"rank-nosh ranker_config: {err}") from None
         self._inputs: Callable[[np.ndarray], Any] | None = None
         self._embedding: np.ndarray | None = None  # arch2vec vectors of every candidate (ranker "arch2vec")
         #: the pyramid: pool positions in join order, their level and value (accuracy at the level)
