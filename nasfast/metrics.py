@@ -50,7 +50,10 @@ def _pair(true: ArrayLike, pred: ArrayLike, min_len: int) -> tuple[np.ndarray, n
 def _check_k(k: int, n: int) -> int:
     if isinstance(k, bool):
         raise ValueError(f"k must be an integer, got {k!r}")
-    k = operator.index(k)
+    try:
+        k = operator.index(k)
+    except TypeError:
+        raise TypeError(f"k must be an integer, got {type(k).__name__}: {k!r}") from None
     if not 1 <= k <= n:
         raise ValueError(f"k={k} is outside 1..N={n}")
     return k

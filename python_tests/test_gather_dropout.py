@@ -77,6 +77,9 @@ def test_seeds_draw_different_masks_and_the_default_seed_follows_torch_manual_se
     torch.manual_seed(3)
     seed = draw_seed()
     assert torch.equal(gather_dropout(x, index, 0.5, seed), a)
+    for bad in (2**63, -(2**63) - 1, 1.5, True):  # an int64 seed, or a message that says so
+        with pytest.raises(ValueError, match="seed must be an integer that fits in int64"):
+            gather_dropout(x, index, 0.5, bad)
 
 
 def test_dot_equals_gather_dropout_then_dot_for_one_seed():

@@ -231,7 +231,7 @@ def test_bad_parameters_name_the_problem():
             n_at_k(TRUE5, PRED5, k)
         with pytest.raises(ValueError, match=f"k={k} is outside"):
             precision_at_k(TRUE5, PRED5, k)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="k must be an integer, got float: 2.5"):
         n_at_k(TRUE5, PRED5, 2.5)
     with pytest.raises(ValueError, match="ratio=0.1 of N=5 gives K"):
         precision_at_ratio(TRUE5, PRED5, 0.1)

@@ -396,6 +396,8 @@ def test_baseline_and_nb101_errors():
         SuccessiveHalving(nb201, 0, n=0)
     with pytest.raises(ValueError, match=r"max_epochs 10 is below its cheapest bracket \(21 epochs\)"):
         Hyperband(nb201, 0, schedule=(1, 3, 9), ratio=1 / 3, max_epochs=10)
+    with pytest.raises(ValueError, match="scale must be a finite number > 0, got inf"):
+        Hyperband(nb201, 0, scale=float("inf"))
     with pytest.raises(ValueError, match="not enumerated"):
         RankNOSH(NB101_SEARCH_SPACE, 0)
     cands = table_candidates(NB101_SEARCH_SPACE, tabular.load("nb101"))

@@ -194,3 +194,11 @@ def test_sample_and_mutate_name_the_generator_they_need(space):
             module.mutate(arch, bad)
     with pytest.raises(TypeError, match="call it n times"):
         module.sample(5)
+
+
+def test_a_lone_arch_where_a_batch_is_expected_is_named():
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        nb201.canonical_hash(STRINGS[0])
+    # mutate takes what as_arch takes: an arch string or index as well as an NB201Arch
+    rng = np.random.default_rng(0)
+    assert nb201.mutate(STRINGS[7], rng) != ALL[7] and nb201.mutate(7, rng) != ALL[7]

@@ -340,3 +340,10 @@ def test_csv_nb101_and_darts(tmp_path):
         tabular.from_csv(p, "darts")
     with pytest.raises(ValueError, match="unknown space"):
         tabular.from_csv(p, "nb999")
+
+
+def test_names_of_the_wrong_type_are_named(b201):
+    with pytest.raises(TypeError, match="benchmark name must be a string"):
+        tabular.load(None)
+    with pytest.raises(TypeError, match="a column name is a string"):
+        b201.column(3)

@@ -21,12 +21,23 @@ the distribution of torch's dropout (independent Bernoulli(1 - p) per element, P
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
 def draw_seed() -> int:
     """A 64-bit seed from torch's default CPU generator (so ``torch.manual_seed`` fixes it)."""
     return int(torch.empty((), dtype=torch.int64).random_())
+
+
+def _seed(seed: int | None) -> int:
+    """The op's int64 seed: drawn when None; otherwise an int that fits (torch's schema error for
+    2**63 reads "Expected a value of type 'int' ... found type 'int'")."""
+    if seed is None:
+        return draw_seed()
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not -(2**63) <= int(seed) < 2**63:
+        raise ValueError(f"seed must be an integer that fits in int64, got {seed!r}")
+    return int(seed)
 
 
 def gather_dropout(x: torch.Tensor, index: torch.Tensor, p: float, seed: int | None = None) -> torch.Tensor:
@@ -46,7 +57,7 @@ def gather_dropout(x: torch.Tensor, index: torch.Tensor, p: float, seed: int | N
         >>> sorted(set(y.flatten().tolist()))  # dropped, or kept and scaled by 1 / (1 - p)
         [0.0, 2.0]
     """
-    return torch.ops.nasfast.gather_dropout(x, index, float(p), draw_seed() if seed is None else int(seed))
+    return torch.ops.nasfast.gather_dropout(x, index, float(p), _seed(seed))
 
 
 def gather_dropout_dot(x: torch.Tensor, index: torch.Tensor, w: torch.Tensor, p: float,
@@ -64,7 +75,7 @@ def gather_dropout_dot(x: torch.Tensor, index: torch.Tensor, w: torch.Tensor, p:
         ...                     gather_dropout(x, torch.tensor([0, 1]), 0.5, seed=7) @ w))
         True
     """
-    return torch.ops.nasfast.gather_dropout_dot(x, index, w, float(p), draw_seed() if seed is None else int(seed))
+    return torch.ops.nasfast.gather_dropout_dot(x, index, w, float(p), _seed(seed))
 
 
 def _check(t: torch.Tensor, index: torch.Tensor, name: str) -> None:

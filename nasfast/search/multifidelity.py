@@ -343,8 +343,8 @@ def hyperband_brackets(schedule: Sequence[int], ratio: float, scale: float = 1.0
     equalise bracket budgets only when E is geometric with ratio eta; NB201's (12, 200) is not.)"""
     E = check_schedule(schedule)
     r = check_ratio(ratio)
-    if not scale > 0:
-        raise ValueError(f"Hyperband scale must be > 0, got {scale!r}")
+    if not (scale > 0 and math.isfinite(scale)):
+        raise ValueError(f"Hyperband scale must be a finite number > 0, got {scale!r}")
     s_max = len(E) - 1
     out = []
     for s in range(s_max, -1, -1):

@@ -158,6 +158,8 @@ def all_archs() -> list[NB201Arch]:
 
 def op_indices(archs: Iterable[NB201Arch | str | int]) -> np.ndarray:
     """(B, 6) int64 op indices."""
+    if isinstance(archs, (str, NB201Arch)):  # iterating a string would parse its characters
+        raise TypeError(f"expected a batch (list) of NB201 archs, got one {type(archs).__name__}; wrap it in a list")
     rows = [as_arch(a).op_indices for a in archs]
     return np.asarray(rows, dtype=np.int64).reshape(-1, NUM_EDGES)
 
@@ -220,7 +222,7 @@ def sample(rng: np.random.Generator) -> NB201Arch:
 def mutate(arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
     """Change one uniformly chosen edge to a uniformly chosen *different* op (NB201's REA mutation)."""
     rng = check_generator(rng, "nb201.mutate")
-    ops = list(arch.op_indices)
+    ops = list(as_arch(arch).op_indices)  # an arch string or index works too
     edge = int(rng.integers(NUM_EDGES))
     choices = [o for o in range(NUM_OPS) if o != ops[edge]]
     ops[edge] = choices[int(rng.integers(len(choices)))]

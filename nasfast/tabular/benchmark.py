@@ -90,6 +90,8 @@ class Benchmark:
 
     def canonical(self, name: str) -> str:
         """The canonical name of a column given any accepted name; ``KeyError`` with suggestions."""
+        if not isinstance(name, str):
+            raise TypeError(f"a column name is a string (see {self.name!r}.columns), got {name!r}")
         if name in self._infos:
             return name
         if name in self._aliases:

@@ -293,6 +293,8 @@ def load(name: str) -> Benchmark:
     """A bundled benchmark: ``"nb201"`` (all 15,625 cells, NATS-Bench-TSS data), ``"nb101"`` (a
     30,001-arch subset of NAS-Bench-101) or ``"nb301"`` (725 DARTS genotypes; accuracies are
     NAS-Bench-301 surrogate predictions). Cached: every call with one name returns one object."""
+    if not isinstance(name, str):
+        raise TypeError(f"benchmark name must be a string (one of {benchmark_names()}), got {name!r}")
     key = name.strip().lower()
     key = _NAME_ALIASES.get(key, key)
     if key not in _LOADERS:
