@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -19,6 +18,7 @@ from nasfast.predictors.baselines import GCNEncoder, MLPEncoder
 from nasfast.predictors.encoding import Encoded
 from nasfast.predictors.gates import NB101GATES, NB201GATES, DartsGATES
 from nasfast.predictors.heads import PairwiseComparator, PointwiseHead
+from nasfast.validation import check_seed
 
 ENCODERS = ("gates", "mlp", "gcn", "gcn_global")
 LOSSES = ("hinge", "bce", "comparator", "listmle", "regression")
@@ -48,13 +48,6 @@ COMMON: dict[str, Any] = dict(
     mlp_encoder_hidden=(256, 256),  # MLP baseline encoder widths
     seed=0,
 )
-
-
-def check_seed(seed: Any) -> int:
-    """``seed`` as an int; refuses negatives and non-integers (1.5 would be truncated silently)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
 
 
 def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from nasfast.predictors import network
 from nasfast.predictors.encoding import Encoded, batch_size, take, to_device
 from nasfast.predictors.network import PredictorNet
 from nasfast.predictors.train import Progress, train
+from nasfast.validation import check_seed
 
 _FORMAT = "nasfast.GATESPredictor/1"
 
@@ -75,7 +76,7 @@ class GATESPredictor:
         ``warm_start``. ``progress``: True for a progress bar, or a callable(epoch, mean loss).
         Returns self; ``history`` holds the mean loss per epoch.
         """
-        seed = int(self.config["seed"]) if seed is None else network.check_seed(seed)
+        seed = int(self.config["seed"]) if seed is None else check_seed(seed)
         epochs = int(self.config["epochs"] if epochs is None else epochs)
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")

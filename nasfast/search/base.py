@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from nasfast.evaluators.base import Request, Result, check_result
+from nasfast.validation import check_seed
 
 __all__ = ["SPACES", "SPACE_ALIASES", "Request", "Result", "SearchSpace", "SpaceExhausted", "Strategy",
            "canonical_space", "candidates_fingerprint", "check_seed", "get_space", "resolve_space", "space_archs", "space_name"]
@@ -80,14 +81,6 @@ def canonical_space(name: str) -> str:
 def get_space(name: str) -> SearchSpace:
     """The space registered as ``name`` (or an alias); ``ValueError`` lists the choices."""
     return SPACES[canonical_space(name)]()
-
-
-def check_seed(seed: Any) -> int:
-    """``seed`` as an int; a ValueError for what numpy would refuse later (negative) or silently
-    truncate (1.5)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
 
 
 def resolve_space(space: SearchSpace | str) -> SearchSpace:
