@@ -500,7 +500,3 @@ def mutate(spec: Spec, rng: np.random.Generator, mutation_rate: float = 1.0) -> 
             continue
     raise RuntimeError(f"nb101.mutate found no valid child of {spec!r} in {_MUTATE_TRIES} tries at "
                        f"mutation_rate {mutation_rate}; try a lower rate")
-
-
-#: retries before ``mutate`` gives up (the paper's rate 1 needs a few; a rate near 7 can need very many)
-_MUTATE_TRIES = 100_000
