@@ -275,12 +275,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     result = run_search(strategy, run_evaluator, budget, args.out, resume=args.resume,
                         progress=not args.no_progress, report_rule=rule)
     cols = evaluator.config()["columns"]
-    if result["best_arch"] is None:
-        print(f"nasfast search: {result['warning']}; history in {args.out}", file=sys.stderr)
+    if not print_best_arch(result, args.out):
         return 1
-    print(f"best architecture:   {result['best_arch']}")
-    if result.get("best_cell"):
-        print(f"  cell:              ops {result['best_cell']['ops']}, matrix {result['best_cell']['matrix']}")
     print(f"validation accuracy: {result['best_valid_acc']:.2f} %  ({cols['valid']}, selects)")
     if cols["test"] is None:
         print(f"test accuracy:       none ({NO_TEST_COLUMN})")
@@ -297,6 +293,18 @@ def _cmd_search(args: argparse.Namespace) -> int:
         print(f"note:                {note}")
     print(f"run directory:       {args.out}")
     return 0
+
+
+def print_best_arch(result: dict[str, Any], out: Path) -> bool:
+    """The first lines of a search's report (the best arch, and its cell where ``result`` has one);
+    False, after saying why on stderr, when the search found no best arch."""
+    if result["best_arch"] is None:
+        print(f"nasfast search: {result['warning']}; history in {out}", file=sys.stderr)
+        return False
+    print(f"best architecture:   {result['best_arch']}")
+    if result.get("best_cell"):
+        print(f"  cell:              ops {result['best_cell']['ops']}, matrix {result['best_cell']['matrix']}")
+    return True
 
 
 # ---- entry point ----------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ tables (NB201 at 12 / 200 epochs, NB101-30k at 4 / 12 / 36 / 108), into a resuma
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 MF_ALGOS = ("rank-nosh", "sh", "hyperband")
@@ -49,7 +48,7 @@ def mf_resume_args(args: argparse.Namespace, config: dict[str, Any]) -> None:
 def cmd_mf_search(args: argparse.Namespace) -> int:
     """``args``: ``nasfast search``'s, with --space / --dataset / --seed / --out already filled in."""
     from nasfast import tabular
-    from nasfast.cli import CLIError, algo_kwargs
+    from nasfast.cli import CLIError, algo_kwargs, print_best_arch
     from nasfast.search import get_space, nosh, table_candidates
     from nasfast.search.multifidelity import Hyperband, MultiFidelityEvaluator, SuccessiveHalving
     from nasfast.search.multifidelity_runner import run_multifidelity_search
@@ -77,13 +76,9 @@ def cmd_mf_search(args: argparse.Namespace) -> int:
     # one random seed per query where the table has seeds: the observation rule of the reproduction
     evaluator = MultiFidelityEvaluator(bench, args.dataset, observe="random-seed", seed=args.seed)
     result = run_multifidelity_search(strategy, evaluator, args.out, resume=args.resume, progress=not args.no_progress)
-    if result["best_arch"] is None:
-        print(f"nasfast search: {result['warning']}; history in {args.out}", file=sys.stderr)
+    if not print_best_arch(result, args.out):
         return 1
     test = result["best_test_acc"]
-    print(f"best architecture:   {result['best_arch']}")
-    if result.get("best_cell"):
-        print(f"  cell:              ops {result['best_cell']['ops']}, matrix {result['best_cell']['matrix']}")
     valid_col, test_col = evaluator.columns[strategy.schedule[-1]]
     print(f"validation accuracy: {result['best_valid_acc']:.2f} %  ({valid_col}, observed at "
           f"{strategy.schedule[-1]} epochs)")

@@ -23,7 +23,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,6 @@ from nasfast.search.multifidelity import MultiFidelityStrategy
 from nasfast.search.runner import (
     CONFIG_FILE,
     HISTORY_FILE,
-    NO_INCUMBENT,
     PLOT_FILE,
     RESULT_FILE,
     ResumeError,
@@ -40,6 +38,7 @@ from nasfast.search.runner import (
     _write_json,
     check_resumable,
     complete_lines,
+    describe_best,
 )
 
 MF_HISTORY_FIELDS = ("step", "arch", "epochs", "valid_acc", "test_acc", "cost", "epochs_used",
@@ -133,12 +132,7 @@ def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluat
               "selection": f"best observed validation accuracy at {strategy.schedule[-1]} epochs (first on ties)",
               "epochs": strategy.epochs_used, "results": step, "resumed_at_step": len(rows) if existing else None,
               "wall_time_s": time.perf_counter() - started}
-    describe = getattr(strategy.space, "describe", None)  # NB-101: the cell behind the fingerprint
-    if describe is not None and inc.arch:
-        result["best_cell"] = describe(inc.arch)
-    if not inc.arch:
-        result["warning"] = NO_INCUMBENT
-        warnings.warn(f"{out}: {NO_INCUMBENT}", RuntimeWarning, stacklevel=2)
+    describe_best(result, strategy.space, out)
     _write_json(out / RESULT_FILE, result)  # NaN (no test column, no incumbent) is written as null
     what = "test" if plot_test else "validation"
     column = top_columns[1] if plot_test else top_columns[0]

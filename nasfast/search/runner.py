@@ -334,14 +334,9 @@ def run_search(
         result["test"] = NO_TEST_COLUMN
         result["reported"] = {"rule": report_rule, "arch": result["best_arch"], "test_acc": None,
                               "test_error": None, "note": NO_TEST_COLUMN}
-    describe = getattr(strategy.space, "describe", None)  # NB-101: the cell behind the fingerprint
-    if describe is not None and inc is not None:
-        result["best_cell"] = describe(inc[0])
     if evaluator_cfg.get("notes"):
         result["notes"] = list(evaluator_cfg["notes"])
-    if inc is None:
-        result["warning"] = NO_INCUMBENT
-        warnings.warn(f"{out}: {NO_INCUMBENT}", RuntimeWarning, stacklevel=2)
+    describe_best(result, strategy.space, out)
     _write_json(out / RESULT_FILE, result)
     title = f"{strategy.name} on {evaluator_cfg.get('dataset', '')} (seed {strategy.seed})"
     plot_trajectory(trace, out / PLOT_FILE, title=title, report_rule=report_rule, show_test=has_test)
@@ -349,6 +344,18 @@ def run_search(
     if write_diagnostics is not None:
         write_diagnostics(out)
     return result
+
+
+def describe_best(result: dict[str, Any], space: Any, out: Path) -> None:
+    """Add to a search's ``result`` what a reader needs beside ``best_arch``: the cell behind an
+    NB-101 fingerprint (``best_cell``), or, when there is no best arch, a warning (also raised)."""
+    if result["best_arch"] is None:
+        result["warning"] = NO_INCUMBENT
+        warnings.warn(f"{out}: {NO_INCUMBENT}", RuntimeWarning, stacklevel=3)
+        return
+    describe = getattr(space, "describe", None)
+    if describe is not None:
+        result["best_cell"] = describe(result["best_arch"])
 
 
 def _has_header(path: Path) -> bool:
