@@ -57,6 +57,21 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, make):
     assert (cut / "trajectory.png").stat().st_size > 0
 
 
+def test_a_run_that_failed_before_its_first_result_can_be_started_again(tmp_path):
+    class Broken(MultiFidelityEvaluator):
+        def __call__(self, request):
+            raise RuntimeError("evaluator down")
+
+    broken = Broken(tabular.load("nb201"), "cifar10", observe="random-seed", seed=0)
+    with pytest.raises(RuntimeError, match="evaluator down"):
+        run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), broken, tmp_path / "run", progress=False)
+    assert {p.name for p in (tmp_path / "run").iterdir()} <= {"config.json", "history.csv"}
+    again = run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), _ev(), tmp_path / "run", progress=False)
+    fresh = run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), _ev(), tmp_path / "fresh", progress=False)
+    assert again["resumed_at_step"] is None and again["best_arch"] == fresh["best_arch"]
+    assert (tmp_path / "run" / "history.csv").read_text() == (tmp_path / "fresh" / "history.csv").read_text()
+
+
 def test_resume_refuses_another_config_or_a_diverging_history(tmp_path):
     run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), _ev(), tmp_path, progress=False)
     with pytest.raises(ResumeError, match="strategy config"):

@@ -378,6 +378,8 @@ def _batch_sizes(strategy):
     (dict(ranker="transformer"), r"ranker must be one of .*'transformer'"),
     (dict(rounding="floor"), r"rounding must be one of .*'floor'"),
     (dict(exploit_fraction=2), r"exploit_fraction .* got 2"),
+    (dict(window="x"), r"window must be a number, got 'x'"),
+    (dict(window=0.5), r"window must be >= 1 .* got 0.5"),
     (dict(proposal_sample=5), r"proposal_sample .* got 5"),
     (dict(ranker_config=dict(epoch=3)), r"rank-nosh ranker_config: unknown config key\(s\) \['epoch'\]"),
     (dict(seed=-1), r"seed must be a non-negative integer, got -1"),

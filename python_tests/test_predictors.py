@@ -608,9 +608,17 @@ def test_config_and_input_errors():
     for bad, match in ((dict(margin=float("nan")), "margin"), (dict(acc_scale=0), "acc_scale"),
                        (dict(max_compare_ratio=0), "max_compare_ratio"), (dict(pair_choice="rand"), "pair_choice"),
                        (dict(compare_threshold=-1), "compare_threshold"), (dict(layers=8), "list of layer widths"),
-                       (dict(seed=-1), "seed must be a non-negative integer"), (dict(seed=1.5), "seed")):
+                       (dict(seed=-1), "seed must be a non-negative integer"), (dict(seed=1.5), "seed"),
+                       (dict(residual_only="x"), "residual_only must be a non-negative"),
+                       (dict(residual_only=None), "residual_only"), (dict(pairing="zz"), "pairing"),
+                       (dict(listmle_reduction="median"), "listmle_reduction"), (dict(op_dim=0), "op_dim")):
         with pytest.raises(ValueError, match=match):
             GATESPredictor("nb201", **bad)
+    for bad, match in ((dict(residual_only=-1), "None or a non-negative"), (dict(plus_I="no"), "plus_I"),
+                       (dict(readout="max"), "readout")):
+        with pytest.raises(ValueError, match=match):
+            GATESPredictor("nb101", **bad)
+    GATESPredictor("nb101", residual_only=None, plus_I=True)  # the NB101 search config's settings
     for loss in ("hinge", "bce", "comparator", "listmle"):
         with pytest.raises(ValueError, match="no training pair"):
             GATESPredictor("nb201", loss=loss, layers=(8,), mlp_hidden=(8,)).fit(np.arange(8), np.full(8, 0.9))

@@ -298,6 +298,26 @@ def test_refuses_to_overwrite(bench, tmp_path):
         _run(bench, tmp_path / "run", budget=5)
 
 
+def test_a_run_that_failed_before_its_first_observation_can_be_started_again(bench, tmp_path):
+    def broken(request):
+        raise RuntimeError("evaluator down")
+
+    run = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="evaluator down"):
+        run_search(RegularizedEvolution(nb201, 3), broken, 5, run, progress=False)
+    assert {p.name for p in run.iterdir()} == {"config.json", "history.csv"}
+    _run(bench, run, budget=5)  # no --resume needed: nothing was observed
+    _run(bench, tmp_path / "fresh", budget=5)
+    assert (run / "history.csv").read_text() == (tmp_path / "fresh" / "history.csv").read_text()
+    # a directory with anything else in it is still refused, and nothing in it is touched
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text("{}")
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not empty"):
+        _run(bench, tmp_path / "other", budget=5)
+    assert (tmp_path / "other" / "config.json").read_text() == "{}"
+
+
 def test_resume_after_crash_equals_uninterrupted(bench, tmp_path):
     full, cut = tmp_path / "full", tmp_path / "cut"
     _run(bench, full)

@@ -50,6 +50,16 @@ COMMON: dict[str, Any] = dict(
 )
 
 
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "pair_choice": ("random", "diff"),  # which pairs a batch keeps beyond its ratio
+    "score_per": ("use", "arch"),
+    "reference_choice": ("random", "top"),
+    "pairing": ("diff", "concat"),
+    "listmle_reduction": ("mean", "sum"),
+    "readout": ("mean", "output"),
+}
+
+
 def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) -> dict[str, Any]:
     if space not in DEFAULTS:
         raise ValueError(f"unknown space {space!r}; expected one of {tuple(DEFAULTS)}")
@@ -74,18 +84,26 @@ def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) 
             raise ValueError(f"{key} must be a finite number >= {low:g}, got {out[key]!r}")
     if not (isinstance(out["max_compare_ratio"], (int, float)) and out["max_compare_ratio"] > 0):
         raise ValueError(f"max_compare_ratio must be positive (pairs per arch in a batch), got {out['max_compare_ratio']!r}")
-    if out["pair_choice"] not in ("random", "diff"):  # which pairs a batch keeps beyond its ratio
-        raise ValueError(f"pair_choice must be 'random' or 'diff', got {out['pair_choice']!r}")
     scale = out["acc_scale"]
     if scale != "auto" and not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise ValueError(f"acc_scale must be 'auto' or a positive number, got {scale!r}")
     for key in ("layers", "mlp_hidden", "mlp_encoder_hidden"):
         if not isinstance(out[key], (list, tuple)):
             raise ValueError(f"{key} must be a list of layer widths, e.g. {key}=(128, 128), got {out[key]!r}")
-    if out["score_per"] not in ("use", "arch"):
-        raise ValueError(f"score_per must be 'use' or 'arch', got {out['score_per']!r}")
-    if out["reference_choice"] not in ("random", "top"):
-        raise ValueError(f"reference_choice must be 'random' or 'top', got {out['reference_choice']!r}")
+    for key, choices in _CHOICES.items():  # a typo would otherwise be silent (or fail mid-training)
+        if key in out and out[key] not in choices:
+            raise ValueError(f"{key} must be one of {list(choices)}, got {out[key]!r}")
+    for key in ("op_dim", "node_dim", "hid_dim"):
+        if key in out and (isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < 1):
+            raise ValueError(f"{key} must be a positive integer, got {out[key]!r}")
+    if "plus_I" in out and not isinstance(out["plus_I"], bool):
+        raise ValueError(f"plus_I must be True or False, got {out['plus_I']!r}")
+    if "residual_only" in out:  # None (NB101 only): the self term on every node; k: on the first k
+        value, allow_none = out["residual_only"], space == "nb101"
+        if not ((value is None and allow_none)
+                or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)):
+            what = "None or a non-negative integer" if allow_none else "a non-negative integer"
+            raise ValueError(f"residual_only must be {what} (the nodes with an ungated self term), got {value!r}")
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}  # plain types for saving
 
 

@@ -39,6 +39,7 @@ from nasfast.search.runner import (
     check_resumable,
     complete_lines,
     describe_best,
+    holds_a_run,
 )
 
 MF_HISTORY_FIELDS = ("step", "arch", "epochs", "valid_acc", "test_acc", "cost", "epochs_used",
@@ -75,7 +76,7 @@ def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluat
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"run directory {out} exists and is not a directory")
-    existing = out.is_dir() and any(out.iterdir())
+    existing = holds_a_run(out)
     if existing and not resume:
         raise FileExistsError(f"run directory {out} is not empty; pass resume=True (--resume) to continue it, "
                               "or choose another output directory")

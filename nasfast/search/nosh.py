@@ -252,6 +252,9 @@ class RankNOSH(MultiFidelityStrategy):
         self.level0_pairs, self.rounding, self.ranker = level0_pairs, rounding, ranker
         if ranker == "arch2vec" and self.space_key not in ("nb101", "nb201"):
             raise ValueError(f"rank-nosh ranker 'arch2vec' supports nb101 and nb201, not {self.space_key!r}")
+        for label, value in (("exploit_fraction", exploit_fraction), ("window", window)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"rank-nosh {label} must be a number, got {value!r}")
         if not 0.0 <= exploit_fraction <= 1.0:
             raise ValueError(f"rank-nosh exploit_fraction must be in [0, 1], got {exploit_fraction!r}")
         if not window >= 1.0:

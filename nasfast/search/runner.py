@@ -127,6 +127,24 @@ def complete_lines(path: Path) -> bytes:
     return data
 
 
+def holds_a_run(out: Path) -> bool:
+    """Whether run directory ``out`` holds anything a new run would lose. A directory holding only
+    the ``config.json`` and a header-only ``history.csv`` of a run that failed before its first
+    observation (a bad evaluator, a typo in an option) does not: those two are removed and the
+    directory counts as empty, so the corrected command needs no ``--resume``."""
+    if not out.is_dir():
+        return False
+    names = {p.name for p in out.iterdir()}
+    if not names:
+        return False
+    history = out / HISTORY_FILE
+    if not names <= {CONFIG_FILE, HISTORY_FILE} or complete_lines(history).count(b"\n") > 1:
+        return True
+    for name in names:  # an aborted start: nothing observed
+        (out / name).unlink()
+    return False
+
+
 def read_run_config(out: Path) -> dict[str, Any]:
     """The ``config.json`` of run directory ``out``; ``ResumeError`` naming the file when it is not
     JSON or not a search run's config (another command's directory, a hand-edited file)."""
@@ -251,7 +269,8 @@ def run_search(
         strategy: a fresh strategy (nothing asked yet).
         evaluator: answers each request (``TabularEvaluator``, or any callable).
         budget: total number of distinct evaluations of the run (including resumed ones).
-        out_dir: the run directory. It must be absent or empty unless ``resume``.
+        out_dir: the run directory. It must be absent or empty unless ``resume`` (the files of a
+            run that failed before its first observation count as empty: ``holds_a_run``).
         resume: continue the run in ``out_dir``: its config must match the strategy's and the
             evaluator's, and its history is replayed through ``strategy`` before new evaluations.
             An absent or empty ``out_dir`` simply starts a new run. The budget and the reporting
@@ -267,7 +286,7 @@ def run_search(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"run directory {out} exists and is not a directory")
-    existing = out.is_dir() and any(out.iterdir())
+    existing = holds_a_run(out)
     config = {
         "strategy": _config_of(strategy),
         "evaluator": _config_of(evaluator),
