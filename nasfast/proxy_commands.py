@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from nasfast.cli_types import positive_int
+
 PROXY_NAMES = ("synflow", "snip", "grad_norm", "grasp", "fisher", "jacob_cov", "naswot", "plain", "l2_norm",
                "mag", "params", "flops")  # = nasfast.proxies.PROXIES (a test keeps them equal)
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -22,17 +24,17 @@ def add_proxies(sub: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="all 15,625 archs (NASLib's 725 first, then random order)")
     which.add_argument("--archs", type=Path, help="file with one NB201 arch string or index per line")
-    which.add_argument("--sample", type=int, help="a fixed random sample of this many archs (seed 0)")
+    which.add_argument("--sample", type=positive_int, help="a fixed random sample of this many archs (seed 0)")
     p.add_argument("--out", type=Path, required=True, help="CSV to write (appended to when resuming)")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64, the reference's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (each arch its own stream)")
-    p.add_argument("--arch-batch", type=int, default=1,
+    p.add_argument("--arch-batch", type=positive_int, default=1,
                    help="architectures evaluated together (default 1: fastest on CPU; larger on a GPU)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"),
                    help="precision of the networks and images (default float32; synflow always runs in "
                         "float64, as the reference does)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (shared among --workers)")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads (shared among --workers)")
+    p.add_argument("--workers", type=positive_int, default=1,
                    help="processes computing archs side by side (default 1); rows are written in order")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -77,5 +79,5 @@ def cmd_proxies(args: argparse.Namespace) -> int:
                         device=args.device, workers=args.workers)
     dt = time.perf_counter() - t0
     rate = f", {dt / n:.3f} s/arch" if n else ""
-    print(f"{n} archs computed ({len(indices) - n} already in {args.out}){rate}; {args.out}")
+    print(f"{n} archs computed ({len(set(indices)) - n} already in {args.out}){rate}; {args.out}")
     return 0

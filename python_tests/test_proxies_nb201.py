@@ -139,6 +139,19 @@ def test_no_path_cells_give_nan_for_data_proxies_only():
             assert np.isfinite(dead_value), name
 
 
+def test_one_at_a_time_gives_no_path_cells_the_batched_nans():
+    """The single path used to crash on jacob_cov (unused input) and score dead cells 0.0 (snip,
+    grasp, plain: above every real arch with a negative score)."""
+    x, y = small_batch()
+    for arch in (DEAD, nb201.from_index(5)):
+        net = small_nets([arch])[0]
+        single = compute_proxies(net, ALL, x, y)
+        batched = nb201_proxies_batched([net], ALL, x, y, dtype=torch.float64)
+        for name in ALL:
+            assert np.isnan(single[name]) == np.isnan(batched[name][0]), (arch, name)
+        assert np.isnan(single["jacob_cov"]) == (arch == DEAD)
+
+
 def test_exactly_341_cells_have_no_path_and_they_are_the_naswot_nans():
     from nasfast.tabular.bundled import npz_array
 
@@ -220,6 +233,18 @@ def test_bad_inputs_are_named():
     # one name as a string is one name, not its letters
     assert set(nb201_proxies_batched(nets, "snip,params", x, y)) == {"snip", "params"}
     assert set(compute_proxies(nets[0], "snip", x, y)) == {"snip"}
+    # one image: jacob_cov's correlation is the constant 1 and naswot counts ReLUs, for every arch
+    for evaluate in (lambda *a: nb201_proxies_batched(nets, *a), lambda *a: compute_proxies(nets[0], *a)):
+        with pytest.raises(ValueError, match="at least 2 image"):
+            evaluate(["params", "jacob_cov"], x[:1], y[:1])
+        with pytest.raises(ValueError, match="at least 1 image"):
+            evaluate(["params"], x[:0], y[:0])
+        with pytest.raises(ValueError, match="'snip' is named twice"):
+            evaluate(["snip", "params", "snip"], x, y)
+    assert np.isfinite(compute_proxies(nets[0], ["synflow", "params"], x[:1], y[:1])["synflow"])
+    # float32 images into a float64 network are converted, as the batched evaluator does
+    assert compute_proxies(nets[0], ["snip"], x.float(), y)["snip"] == pytest.approx(
+        compute_proxies(nets[0], ["snip"], x.float().double(), y)["snip"], rel=1e-12)
     with pytest.raises(ValueError, match="num_classes"):
         NB201Network(0, num_classes=0)
     with pytest.raises(ValueError, match="expected one of|6 ops|arch string"):
@@ -288,6 +313,24 @@ def test_table_refuses_a_csv_without_its_settings_and_bad_settings_write_nothing
     assert not (tmp_path / "c.csv.json").exists()
     with pytest.raises(ValueError, match="sample size must be 1..15625"):
         fixed_sample(20000)
+    # settings refused before anything is written, so the corrected command can use the same --out
+    for bad, match in ((dict(batch_size=3000), r"batch_size must be in 2\.\.2000"), (dict(batch_size=1), "2..2000"),
+                       (dict(init_seed=-1), "init_seed must be a non-negative integer"),
+                       (dict(data_seed=1.5), "data_seed must be")):
+        with pytest.raises(ValueError, match=match):
+            TableConfig(proxies=("params",), **bad)
+    # an earlier run that wrote its settings but no row does not lock the file to them
+    fresh = tmp_path / "fresh.csv"
+    fresh.with_name("fresh.csv.json").write_text(json.dumps({"batch_size": 16}))
+    fresh.write_text("index,arch,params\n")
+    assert run_nb201_table([3], config, fresh, progress=False) == 1
+    assert json.loads(fresh.with_name("fresh.csv.json").read_text())["batch_size"] == 4
+    # a .gz table cannot be appended row by row: refused before the file is opened
+    gz = tmp_path / "t.csv.gz"
+    gz.write_bytes(b"\x1f\x8b not really")
+    with pytest.raises(ValueError, match="plain CSV"):
+        run_nb201_table([3], config, gz, progress=False)
+    assert gz.read_bytes() == b"\x1f\x8b not really" and not gz.with_name("t.csv.gz.json").exists()
 
 
 def test_cli_proxies_writes_and_resumes(tmp_path):
@@ -304,6 +347,14 @@ def test_cli_proxies_writes_and_resumes(tmp_path):
     assert "0 archs computed (2 already" in nasfast(*args).stdout
     bad = nasfast("proxies", "--archs", str(archs), "--proxies", "snap", "--out", str(out), check=False)
     assert bad.returncode == 2 and "unknown proxy 'snap'" in bad.stderr
+    bad = nasfast(*args, "--threads", "0", check=False)
+    assert bad.returncode == 2 and "--threads: expected a positive integer, got 0" in bad.stderr
+    # a file naming one arch twice: one row, and nothing claimed to be there already
+    twice = tmp_path / "twice.txt"
+    twice.write_text("5\n5\n")
+    out2 = tmp_path / "p2.csv"
+    run = nasfast("proxies", "--archs", str(twice), "--proxies", "params", "--out", str(out2), "--no-progress")
+    assert "1 archs computed (0 already" in run.stdout
 
 
 def test_cli_proxy_names_match_the_registry():
@@ -361,6 +412,57 @@ def test_proxies_run_on_nb101_and_darts_networks():
         vals = compute_proxies(net.double(), ["snip", "grad_norm", "jacob_cov", "naswot", "synflow", "params", "flops"], x, y)
         assert all(np.isfinite(v) for v in vals.values()), vals
         assert vals["snip"] > 0 and vals["params"] > 0
+
+
+def _bn_free_twin(net):
+    """``net`` with every BatchNorm swapped for the identity, the other weights shared."""
+    import copy
+
+    twin = copy.deepcopy(net)
+    for parent in list(twin.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, torch.nn.modules.batchnorm._BatchNorm):
+                setattr(parent, name, torch.nn.Identity())
+    return twin
+
+
+def test_synflow_removes_bn_from_nb101_and_darts_networks():
+    """synflow's definition removes BN (the reference's bn=False copy); with train-mode BN on one
+    all-ones image every map is re-centred, and the value was off by 10 orders of magnitude."""
+    from nasfast.models.darts import darts_network
+    from nasfast.models.nb101 import nb101_network
+    from nasfast.spaces import darts, nb101
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = small_batch(n=4, size=16)
+    for net in (nb101_network(nb101.sample(rng), stem_channels=8, num_stacks=1, cells_per_stack=1),
+                darts_network(darts.sample(rng), C=4, layers=3)):
+        net = net.double()
+        assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+        ours = compute_proxies(net, "synflow", x, y)["synflow"]
+        assert ours == pytest.approx(compute_proxies(_bn_free_twin(net), "synflow", x, y)["synflow"], rel=1e-12)
+        assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # the caller's net is untouched
+
+
+def test_darts_proxies_are_deterministic_with_drop_path_and_an_auxiliary_head():
+    from nasfast.models.darts import darts_network
+    from nasfast.spaces import darts
+
+    genotype = darts.sample(np.random.default_rng(0))
+    x, y = small_batch(n=4, size=32)
+    names = ["snip", "naswot", "jacob_cov", "fisher", "synflow"]
+    torch.manual_seed(0)
+    plain_net = darts_network(genotype, C=4, layers=3).double()
+    torch.manual_seed(0)
+    dropped = darts_network(genotype, C=4, layers=3, drop_path_prob=0.3, auxiliary=True).double()
+    dropped.load_state_dict(plain_net.state_dict(), strict=False)
+    first, second = compute_proxies(dropped, names, x, y), compute_proxies(dropped, names, x, y)
+    assert first == second
+    reference = compute_proxies(plain_net, names, x, y)
+    for name in names:
+        assert first[name] == pytest.approx(reference[name], rel=1e-9), name
+    assert dropped.drop_path_prob == 0.3 and dropped.auxiliary_head is not None
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

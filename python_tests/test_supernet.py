@@ -257,6 +257,16 @@ def test_landmark_selection_rejects_bad_inputs():
         Landmarks((nb201.from_index(1), nb201.from_index(2)), np.array([2.0, 1.0]))
 
 
+def test_landmarks_refuse_non_finite_accuracies():
+    # argsort puts NaN last: an arch of unknown accuracy would become the best landmark
+    with pytest.raises(ValueError, match=r"finite, got nan for arch 2 "):
+        Landmarks.of([1, 2, 3], [50.0, float("nan"), 60.0])
+    with pytest.raises(ValueError, match=r"finite, got nan for arch 2 "):
+        Landmarks((nb201.from_index(1), nb201.from_index(2)), np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match=r"finite, got inf for arch 3 "):
+        Landmarks.of([1, 2], [50.0, 60.0]).extended([3], [float("inf")])
+
+
 # ---- data, evaluation, search ---------------------------------------------------------------------------------------
 
 def test_bundled_split_is_fixed_and_disjoint():
@@ -346,6 +356,35 @@ def test_train_config_names_bad_values():
                         eval_every=1)
 
 
+@pytest.mark.parametrize("field,value", [("landmark_batch_size", -1), ("landmark_batch_size", 0),
+                                         ("landmark_batch_size", 2.5), ("softplus_beta", 0.0),
+                                         ("softplus_beta", -5.0), ("softplus_beta", float("nan")),
+                                         ("softplus_beta", float("inf"))])
+def test_train_config_checks_landmark_batch_and_softplus_beta(field, value):
+    # a negative landmark batch hung the first regularised step; beta <= 0 failed only after the warm-up
+    with pytest.raises(ValueError, match=rf"TrainConfig\.{field} must be .*, got {value!r}"):
+        TrainConfig(**{field: value})
+    TrainConfig(landmark_batch_size=None, softplus_beta=0.5)
+    TrainConfig(landmark_batch_size=1, softplus_beta=1)
+
+
+def test_inactive_ops_keep_weight_decay_and_momentum():
+    # the reference's PyTorch 1.x zero_grad() zeroed gradients: an op used once keeps decaying and coasting
+    cfg = TrainConfig(channels=4, cells=1, epochs=1, warmup_epochs=0, batch_size=16)
+    data = bundled_split(2, 1, 1)
+    trainer = SupernetTrainer(cfg, data)
+    x, y = data.weights_x[:16], data.weights_y[:16]
+    trainer.train_step(x, y, 0.0, arch=(3,) * 6)  # conv3x3 on every edge
+    w = trainer.supernet.stages[0][0].edges[0]["conv3x3"].conv.weight
+    before = w.detach().clone()
+    buf = trainer.optimizer.state[w]["momentum_buffer"].clone()
+    trainer.train_step(x, y, 0.0, arch=(2,) * 6)  # conv1x1 on every edge: conv3x3 gets a zero gradient
+    assert w.grad is not None and torch.count_nonzero(w.grad) == 0
+    expected = before - cfg.lr * (cfg.momentum * buf + cfg.weight_decay * before)
+    torch.testing.assert_close(w.detach(), expected, rtol=1e-5, atol=1e-7)
+    assert not torch.equal(w.detach(), before)
+
+
 def test_batched_pair_training_matches_two_passes():
     data = bundled_split(2, 2, 1)
     lm = select_landmarks(4, seed=1)
@@ -389,3 +428,13 @@ def test_fig2_pipeline_adds_the_searched_archs_as_landmarks():
     np.testing.assert_allclose([acc[a] for a in res.added[0]], ground_truth_accuracy(list(res.added[0])))
     with pytest.raises(ValueError, match="equal parts"):
         landmark_pipeline(TrainConfig(channels=4, cells=1, epochs=3, warmup_epochs=0), data, lm, iterations=2)
+
+
+def test_pipeline_refuses_top_k_in_search():
+    from nasfast.supernet import landmark_pipeline
+
+    # add_top_k sets every search's top_k, the final one too: a top_k in search would be silently replaced
+    cfg = TrainConfig(channels=2, cells=1, epochs=2, warmup_epochs=0, batch_size=10, augment=False)
+    search = {"top_k": 6, "population": 4, "generations": 1, "select": 2, "mutation": 1, "crossover": 1}
+    with pytest.raises(ValueError, match="top_k=6.*pass add_top_k instead"):
+        landmark_pipeline(cfg, bundled_split(1, 1, 1), select_landmarks(3, seed=1), add_top_k=2, search=search)

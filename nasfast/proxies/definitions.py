@@ -10,7 +10,7 @@ All networks run in train mode (BN uses batch statistics).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,12 +71,17 @@ def check_proxy_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
         raise ValueError(f"unknown proxy {bad[0]!r}; choose from {sorted(PROXIES)}")
     if not names:
         raise ValueError("no proxy named")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # a table would get two columns of one name, a dict one value
+        raise ValueError(f"proxy {twice[0]!r} is named twice")
     return names
 
 
-def check_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) -> None:
+def check_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int | None = None, names: Sequence[str] = ()) -> None:
     """``x`` (N, 3, H, W) floating images and ``y`` (N,) int64 labels in 0..num_classes-1, or a
-    ``ValueError`` saying which part is wrong (torch's own errors surface deep inside a loss)."""
+    ``ValueError`` saying which part is wrong (torch's own errors surface deep inside a loss).
+    With a data proxy among ``names`` N must be at least 2: over one image jacob_cov's correlation
+    is the constant 1 and naswot counts ReLUs, the same for every architecture."""
     if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
         raise TypeError(f"images and labels must be tensors, got {type(x).__name__} and {type(y).__name__}")
     if x.dim() != 4 or x.shape[1] != 3 or not x.is_floating_point():
@@ -88,6 +93,9 @@ def check_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int | None = None
         raise ValueError(f"labels must lie in 0{top}, got {int(y.min())}..{int(y.max())}")
     if not bool(torch.isfinite(x).all()):
         raise ValueError("images contain NaN or inf")
+    needed = 2 if any(PROXIES[n].uses_data for n in names if n in PROXIES) else 1
+    if len(x) < needed:
+        raise ValueError(f"the proxies need at least {needed} image(s) in the batch, got {len(x)}")
 
 
 def jacob_cov_scores(jacobians: torch.Tensor) -> np.ndarray:

@@ -187,7 +187,7 @@ def nb201_proxies_batched(nets: Sequence[NB201Network | NB201Weights], names: Se
                             "modules or nb201_weights(...) (use proxies.single.compute_proxies for other networks)")
     B = len(nets)
     weights = [n if isinstance(n, NB201Weights) else NB201Weights.of(n) for n in nets]
-    check_batch(x, y, weights[0].num_classes if weights else None)
+    check_batch(x, y, weights[0].num_classes if weights else None, names)
     out = {n: np.full(B, np.nan) for n in names}
     for n in names:  # data-free proxies come straight from the weights
         if not PROXIES[n].uses_data and n != "synflow":

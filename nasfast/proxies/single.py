@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasfast.proxies.definitions import (
+    PROXIES,
     check_batch,
     check_proxy_names,
     ieee_float32,
@@ -31,13 +32,41 @@ def _layers(net: nn.Module) -> list[nn.Module]:
 
 
 def _copy(net: nn.Module) -> nn.Module:
-    return copy.deepcopy(net).train()
+    """A train-mode copy that is a deterministic function of its weights: a DARTS network's drop-path
+    (random per call) is turned off and its auxiliary head removed (the proxies score the main
+    logits; a train-mode forward would return a tuple)."""
+    net = copy.deepcopy(net).train()
+    for m in net.modules():
+        if hasattr(m, "drop_path_prob"):
+            m.drop_path_prob = 0.0
+        if getattr(m, "auxiliary_head", None) is not None:
+            m.auxiliary_head = None
+    return net
+
+
+def _logits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    out = net(x)
+    return out[0] if isinstance(out, tuple | list) else out  # (logits, aux, ...) of a user's network
+
+
+def _without_bn(net: nn.Module) -> nn.Module:
+    """``_copy(net)`` with every BatchNorm replaced by the identity (synflow's definition), unless the
+    network says where its BN goes (``NB201Network.copy_without_bn`` keeps the reduction blocks' BN,
+    as the reference does)."""
+    if hasattr(net, "copy_without_bn"):
+        return _copy(net.copy_without_bn())
+    net = _copy(net)
+    for parent in list(net.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                setattr(parent, name, nn.Identity())
+    return net
 
 
 def _weight_grads(net: nn.Module, x: torch.Tensor, y: torch.Tensor, **kw) -> tuple[list, list]:
     layers = _layers(net)
     weights = [m.weight for m in layers]
-    loss = F.cross_entropy(net(x), y)
+    loss = F.cross_entropy(_logits(net, x), y)
     grads = torch.autograd.grad(loss, weights, allow_unused=True, **kw)
     return weights, list(grads)
 
@@ -75,7 +104,7 @@ def fisher(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     outputs: list[tuple[nn.Module, torch.Tensor]] = []
     hooks = [m.register_forward_hook(lambda m, i, o: outputs.append((m, o))) for m in _layers(net)]
     try:
-        loss = F.cross_entropy(net(x), y)
+        loss = F.cross_entropy(_logits(net, x), y)
     finally:
         for h in hooks:
             h.remove()
@@ -98,8 +127,10 @@ def fisher_channels(act: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 def jacob_cov(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     net = _copy(net)
     x = x.detach().clone().requires_grad_(True)
-    out = net(x)
-    (jac,) = torch.autograd.grad(out.sum(), x)
+    out = _logits(net, x)
+    (jac,) = torch.autograd.grad(out.sum(), x, allow_unused=True)
+    if jac is None:  # the output does not depend on the input (a cell with no input->output path)
+        return float("nan")
     return float(jacob_cov_scores(jac.flatten(1)[None])[0])
 
 
@@ -122,15 +153,13 @@ def naswot(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def synflow(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    # BN removed as the reference's copy (NB201Network knows where); other modules are used as given
-    net = net.copy_without_bn() if hasattr(net, "copy_without_bn") else copy.deepcopy(net)
-    net = net.double().train()
+    net = _without_bn(net).double()
     with torch.no_grad():
         for t in net.state_dict().values():
             if t.is_floating_point():
                 t.abs_()
     weights = [m.weight for m in _layers(net)]
-    out = net(torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device))
+    out = _logits(net, torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device))
     grads = torch.autograd.grad(out.sum(), weights, allow_unused=True)
     return _sum((w * g).abs() for w, g in zip(weights, grads) if g is not None)
 
@@ -175,12 +204,19 @@ SINGLE: dict[str, Callable[..., float]] = {
 
 
 def compute_proxies(net: nn.Module, names: str | list[str], x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """Every named proxy of one network, one proxy at a time (each on a fresh copy)."""
+    """Every named proxy of one network, one proxy at a time (each on a fresh copy). A network whose
+    output does not depend on its cell (an NB201 cell with no input->output path: ``has_path``
+    False) gets NaN for every proxy that looks at data or gradients, as the batched evaluator."""
     names = check_proxy_names(names)  # also "snip,synflow" as one string
-    check_batch(x, y, getattr(net, "num_classes", None))
+    check_batch(x, y, getattr(net, "num_classes", None), names)
     bad = [n for n in names if n not in SINGLE]
     if bad:
         raise ValueError(f"unknown proxy {bad[0]!r}; choose from {sorted(SINGLE)}")
+    param = next((p for p in net.parameters() if p.is_floating_point()), None)
+    if param is not None and x.dtype != param.dtype:  # as the batched evaluator: images in the net's dtype
+        x = x.to(param.dtype)
+    dead = not getattr(net, "has_path", True)
     with ieee_float32():
-        out = {name: SINGLE[name](net, x, y) for name in names}
+        out = {name: float("nan") if dead and (PROXIES[name].uses_data or name == "synflow")
+               else SINGLE[name](net, x, y) for name in names}
     return {k: (float(v) if np.isfinite(v) else float("nan")) for k, v in out.items()}

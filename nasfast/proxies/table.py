@@ -23,10 +23,11 @@ import torch
 
 from nasfast.device import resolve_device
 from nasfast.models.nb201 import nb201_weights
-from nasfast.proxies.data import get_dataset, proxy_batch
+from nasfast.proxies.data import bundled_images, get_dataset, proxy_batch
 from nasfast.proxies.definitions import check_proxy_names
 from nasfast.proxies.nb201_batched import nb201_proxies_batched
 from nasfast.spaces import nb201 as space
+from nasfast.validation import check_seed
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,12 @@ class TableConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("data_seed", "init_seed"):
+            check_seed(getattr(self, name), name)
+        # checked here, before the settings record is written (a refused run must not lock --out)
+        images = len(bundled_images("train")[1])
+        if not 2 <= self.batch_size <= images:
+            raise ValueError(f"batch_size must be in 2..{images} (the bundled CIFAR-10 images), got {self.batch_size}")
 
 
 def arch_seed(init_seed: int, index: int) -> int:
@@ -78,17 +85,27 @@ def _check_meta(out: Path, config: TableConfig) -> None:
     meta = out.with_name(out.name + ".json")
     want = asdict(config)
     want["proxies"] = list(config.proxies)
-    if meta.exists():
+    if meta.exists() and _has_rows(out):
         have = json.loads(meta.read_text())
         for key, value in want.items():
             if have.get(key) != value:
                 raise ValueError(f"{out} was made with {key}={have.get(key)!r}, this run asks {key}={value!r}; "
                                  "use another --out or the same settings")
-    elif out.exists() and out.stat().st_size:
+    elif not meta.exists() and out.exists() and out.stat().st_size:
         raise ValueError(f"{out} exists without its settings record {meta.name}, so which settings made its rows "
                          "is unknown; use another --out, or move the CSV together with its .json")
-    else:
+    else:  # a new table, or one whose earlier run wrote no row: these settings are its own
+        if out.exists():
+            out.write_bytes(b"")  # at most the header of the earlier settings' columns
         meta.write_text(json.dumps(want, indent=1) + "\n")
+
+
+def _has_rows(out: Path) -> bool:
+    """Whether the CSV ``out`` holds at least one complete row below its header."""
+    if not out.exists():
+        return False
+    with open(out, "rb") as f:
+        return f.read(1 << 16).count(b"\n") > 1 or out.stat().st_size > 1 << 16
 
 
 def read_table(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -195,6 +212,9 @@ def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.P
     share the archs, each with this process's torch threads divided among them (at least 1); rows
     are still written in ``indices`` order, each as soon as it and those before it are done."""
     out = Path(out)
+    if out.suffix == ".gz":  # rows are appended and a torn last line cut byte-wise: plain text only
+        raise ValueError(f"{out}: proxy tables are written as plain CSV (each row appended as it completes); "
+                         "drop the .gz and gzip the table when it is done, as the shipped tables are")
     device = resolve_device(device)
     indices = [int(i) for i in indices]
     bad = [i for i in indices if not 0 <= i < space.NUM_ARCHS]

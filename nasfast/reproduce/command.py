@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nasfast.cli_types import positive_int
 from nasfast.reproduce.gates import ALL_CONFIGS
 
 _PREDICTOR = ("gates-nb101", "gates-nb201")
@@ -55,7 +56,7 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true",
                    help="tiny network, 2 counts, 2 seeds, 2 epochs: every code path in seconds (for CI)")
     p.add_argument("--device", help="gates-nb101 / gates-nb201: torch device to train on (default cpu)")
-    p.add_argument("--threads", type=int,
+    p.add_argument("--threads", type=positive_int,
                    help="torch CPU threads (default: torch's; 1 with --quick); 1 is often faster on a busy machine")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per run instead)")
     p.add_argument("--report-only", action="store_true",
@@ -74,7 +75,7 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
                    help="nosh-nb201 / nosh-nb101: also run RANK-NOSH Table 7's r and schedule variants (cifar10)")
     p.add_argument("--baseline-seeds", type=int,
                    help="nosh-nb201 / nosh-nb101: RS and REA seeds (default 100: their means are the targets)")
-    p.add_argument("--limit", type=int, help="proxies-nb201: compute at most this many archs per table (a prefix of "
+    p.add_argument("--limit", type=positive_int, help="proxies-nb201: compute at most this many archs per table (a prefix of "
                                              "its order: NASLib's 725 first, then seeded random)")
 
 

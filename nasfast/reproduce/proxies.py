@@ -80,6 +80,8 @@ def run(out: str | Path, *, quick: bool = False, limit: int | None = None, threa
 
     from nasfast.proxies.table import TableConfig, fixed_sample, priority_order, read_table, run_nb201_table
 
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive integer (archs per table), got {limit!r}")  # -1 would slice
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if threads:

@@ -49,6 +49,14 @@ def ground_truth_accuracy(archs: Iterable[space.NB201Arch | str | int],
     return np.array([table[space.as_arch(a).index] for a in archs], dtype=np.float64)
 
 
+def _check_finite(archs: Sequence[space.NB201Arch], accuracies: np.ndarray) -> None:
+    # argsort puts NaN last, the best end: an arch of unknown accuracy would outrank every landmark
+    bad = np.flatnonzero(~np.isfinite(accuracies))
+    if bad.size:
+        a = archs[bad[0]]
+        raise ValueError(f"landmark accuracies must be finite, got {accuracies[bad[0]]} for arch {a.index} ({a})")
+
+
 def hamming_distance(a: space.NB201Arch, b: space.NB201Arch) -> int:
     """Edges on which two cells pick different ops (A4.4; 0..6)."""
     return sum(x != y for x, y in zip(a.op_indices, b.op_indices))
@@ -69,6 +77,7 @@ class Landmarks:
             raise ValueError(f"Landmarks got {len(self.archs)} archs but {len(self.accuracies)} accuracies")
         if len(set(self.archs)) != len(self.archs):
             raise ValueError("Landmarks contain a repeated arch")
+        _check_finite(self.archs, np.asarray(self.accuracies, np.float64))
         if np.any(np.diff(np.asarray(self.accuracies)) < 0):
             raise ValueError("Landmarks must be sorted by accuracy, worst first; build them with Landmarks.of()")
 
@@ -80,6 +89,7 @@ class Landmarks:
         acc = ground_truth_accuracy(archs, column) if accuracies is None else np.asarray(accuracies, np.float64)
         if acc.shape != (len(archs),):
             raise ValueError(f"{len(archs)} archs but accuracies of shape {acc.shape}")
+        _check_finite(archs, acc)
         order = np.argsort(acc, kind="stable")
         return cls(tuple(archs[i] for i in order), acc[order])
 

@@ -29,13 +29,18 @@ class PipelineResult:
 def landmark_pipeline(config: TrainConfig, data: SupernetData, landmarks: Landmarks, *, iterations: int = 2,
                       add_top_k: int = 5, search: dict[str, Any] | None = None, **trainer_kwargs: Any) -> PipelineResult:
     """Run Fig. 2's loop; returns the trainer (its ``history`` spans all parts), what was added, and the
-    final search on the last super-net. ``search``: keyword arguments of ``search_supernet``."""
+    final search on the last super-net. ``search``: keyword arguments of ``search_supernet`` except ``top_k``:
+    every search, the final one too, keeps ``add_top_k`` archs, so ``top_k`` there is refused rather than
+    silently replaced."""
     if not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"iterations must be a positive int, got {iterations!r}")
     if config.epochs % iterations:
         raise ValueError(f"epochs ({config.epochs}) must split into {iterations} equal parts")
     if add_top_k < 1:
         raise ValueError(f"add_top_k must be >= 1, got {add_top_k}")
+    if search and "top_k" in search:
+        raise ValueError(f"search sets top_k={search['top_k']!r}; the pipeline's searches keep add_top_k archs "
+                         f"(add_top_k={add_top_k}): pass add_top_k instead")
     search = {"seed": config.seed, **(search or {})}
     trainer = SupernetTrainer(config, data, landmarks, **trainer_kwargs)
     result = PipelineResult(trainer)

@@ -8,7 +8,9 @@ One step (A4.1, the reference's ``darts_train_model_with_landmark_regularization
    next batch of the landmark part (``landmark_use_valid``; both archs of a pair see the same batch), backward
    ``lambda_t * R(L(W; a_i), L(W; a_j))``;
 3. clip the gradient norm to 5, one SGD step (momentum 0.9, no Nesterov: the reference's ``torch.optim.SGD`` call
-   passes none; weight decay 5e-4 on every parameter).
+   passes none; weight decay 5e-4 on every parameter that has been on a sampled path at least once). Gradients
+   are zeroed, not set to None, as the reference's ``optimizer.zero_grad()`` did by default in PyTorch 1.x, so an
+   op off this step's path still decays and moves with its momentum.
 
 The learning rate follows the reference's ``CosineAnnealingLR(T_max=epochs, eta_min=1e-3)`` stepped per epoch.
 NB201 defaults (A4.3): 400 epochs, 150 warm-up, batch 256, lr 0.025, 50 random landmarks, lambda_max 10,
@@ -26,6 +28,7 @@ measured 1.7x-3.0x the plain SPOS step on CPU, depending on the archs drawn.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -86,6 +89,12 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive int, got {v!r}")
+        v = self.landmark_batch_size  # a negative batch size would make the landmark batches loop for ever
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"TrainConfig.landmark_batch_size must be None or a positive int, got {v!r}")
+        v = self.softplus_beta  # checked here, not only once lambda > 0 (after the warm-up)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v > 0):
+            raise ValueError(f"TrainConfig.softplus_beta must be a finite number > 0, got {v!r}")
         if not 0 <= self.warmup_epochs < self.epochs:
             raise ValueError(f"TrainConfig needs 0 <= warmup_epochs < epochs, got {self.warmup_epochs} and {self.epochs}")
         if self.schedule not in SCHEDULES:
@@ -162,8 +171,9 @@ class SupernetTrainer:
                                          nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
         self.rng = np.random.default_rng(cfg.seed)  # archs and landmark pairs
         self.gen = torch.Generator().manual_seed(cfg.seed)  # batch order and augmentation
-        self._landmark_batches = _batches(self.data.landmark_x, self.data.landmark_y,
-                                          cfg.landmark_batch_size or cfg.batch_size, self.gen, repeat=True)
+        landmark_batch = cfg.batch_size if cfg.landmark_batch_size is None else cfg.landmark_batch_size
+        self._landmark_batches = _batches(self.data.landmark_x, self.data.landmark_y, landmark_batch, self.gen,
+                                          repeat=True)
 
     def sample_arch(self) -> tuple[int, ...]:
         """SPOS: each edge's op uniform and independent = uniform over the 15,625 cells (A4.3)."""
@@ -198,7 +208,7 @@ class SupernetTrainer:
         """One SGD step on the (augmented) batch ``x, y`` with weight ``lam`` on R; ``arch`` defaults to a uniform
         sample. Returns the batch's mean CE, its correct count and R (0 when ``lam`` is 0)."""
         cfg = self.config
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=False)  # PyTorch 1.x's zero_grad(): off-path ops keep decay + momentum
         logits = self.supernet(x, self.sample_arch() if arch is None else arch)
         loss = F.cross_entropy(logits, y)
         loss.backward()
