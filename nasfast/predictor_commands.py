@@ -84,9 +84,11 @@ def _table_archs(space: str, bench: Any, from_csv: bool) -> Any:
 
         return npz_array(NB101_MAIN, "adjacency"), npz_array(NB101_MAIN, "ops")
     archs = list(bench.archs())
-    if space == "nb101" and archs and isinstance(archs[0], str):
-        raise CommandError(f"table {bench.name!r} keys NB101 archs by module hash only; training needs the "
-                           'graphs: write the arch column as {"matrix": [[...]], "ops": [...]}')
+    hashed = [i for i, a in enumerate(archs) if isinstance(a, str)] if space == "nb101" else []
+    if hashed:
+        rows = "every row" if len(hashed) == len(archs) else f"{len(hashed)} row(s), the first row {hashed[0] + 1}"
+        raise CommandError(f"table {bench.name!r} keys NB101 archs by module hash only in {rows}; training needs "
+                           'the graphs: write the arch column as {"matrix": [[...]], "ops": [...]}')
     return archs
 
 
@@ -157,9 +159,10 @@ def add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=100, help="how many best archs to keep (default 100)")
     p.add_argument("--out", type=Path, required=True, help="CSV to write the top K to")
     p.add_argument("--chunk-size", type=int, default=65536, help="candidates per chunk (default 65536)")
-    p.add_argument("--micro-batch", type=int, default=4096,
+    p.add_argument("--micro-batch", type=int,
                    help="archs per network call (default 4096, as GATESPredictor.score's: the fastest on 2 CPU "
-                        "threads; scores are bit-identical for every --chunk-size)")
+                        "threads, or --chunk-size if smaller); at most --chunk-size; for a given --micro-batch "
+                        "the scores are bit-identical for every --chunk-size")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -170,9 +173,14 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     if not args.model.is_file():
         raise CommandError(f"--model {args.model}: no such file (train one with `nasfast train-predictor`)")
+    if args.micro_batch is None:
+        args.micro_batch = min(4096, args.chunk_size)
     for opt in ("top", "chunk_size", "micro_batch"):
         if getattr(args, opt) < 1:
             raise CommandError(f"--{opt.replace('_', '-')} must be positive, got {getattr(args, opt)}")
+    if args.chunk_size < args.micro_batch:  # score() pads every call to a whole micro-batch
+        raise CommandError(f"--micro-batch {args.micro_batch} is above --chunk-size {args.chunk_size}: every chunk "
+                           "would be padded to a whole micro-batch; lower --micro-batch or raise --chunk-size")
     if args.sample is not None and args.sample < 1:
         raise CommandError(f"--sample must be positive, got {args.sample}")
     if args.archs is not None and not args.archs.is_file():

@@ -63,6 +63,9 @@ def test_bad_graphs_are_named(nb101_graphs):
         arch2vec.graph_tensors("nb101", (adj, bad))
     with pytest.raises(ValueError, match="out of range"):
         arch2vec.graph_tensors("nb201", np.array([15625]))
+    for floats in (np.array([1.7]), np.array([True, False])):  # read as arch 1 (and 0) before
+        with pytest.raises(TypeError, match="integer indices"):
+            arch2vec.graph_tensors("nb201", floats)
     with pytest.raises(ValueError, match="nb101' and 'nb201'"):
         arch2vec.graph_tensors("darts", [])
     with pytest.raises(ValueError, match="at least 2 graphs"):

@@ -4,6 +4,7 @@ streaming helpers behind them (``nasfast.predictors.scoring``)."""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,7 @@ def test_train_predictor_on_user_csv(tmp_path, capsys):
 def test_score_sample_top_k(models, tmp_path, capsys, space):
     top = tmp_path / "top.csv"
     code, out, _ = run(capsys, "score", "--space", space, "--model", str(models[space]), "--sample", "3000",
-                       "--top", "25", "--chunk-size", "700", "--out", str(top), "--no-progress")
+                       "--top", "25", "--chunk-size", "700", "--micro-batch", "512", "--out", str(top), "--no-progress")
     assert code == 0
     assert "archs/s" in out and "peak RSS" in out
     rows = read_top(top)
@@ -85,7 +86,7 @@ def test_score_sample_top_k(models, tmp_path, capsys, space):
     # the same seed gives the same top K whatever the chunk size
     again = tmp_path / "again.csv"
     assert main(["score", "--space", space, "--model", str(models[space]), "--sample", "3000", "--top", "25",
-                 "--chunk-size", "3000", "--out", str(again), "--no-progress"]) == 0
+                 "--chunk-size", "3000", "--micro-batch", "512", "--out", str(again), "--no-progress"]) == 0
     assert [r["arch"] for r in read_top(again)] == [r["arch"] for r in rows]
 
 
@@ -117,6 +118,8 @@ def test_score_archs_file(models, tmp_path, capsys):
     (["--space", "darts", "--model", "{nb201}", "--sample", "10"], "trained on space 'nb201', not --space darts"),
     (["--space", "nb201", "--model", "{nb201}", "--archs", "{bad}"], "bad.txt:2: invalid nb201 architecture"),
     (["--space", "nb201", "--model", "{nb201}", "--sample", "10", "--top", "0"], "--top must be positive"),
+    (["--space", "nb201", "--model", "{nb201}", "--sample", "10", "--chunk-size", "37", "--micro-batch", "64"],
+     "--micro-batch 64 is above --chunk-size 37"),
 ])
 def test_score_errors(models, tmp_path, capsys, argv, message):
     bad = tmp_path / "bad.txt"
@@ -137,6 +140,61 @@ def test_bad_space_and_table(tmp_path, capsys):
     code, _, err = run(capsys, "train-predictor", "--space", "nb201", "--table", str(tmp_path / "x.csv"),
                        "--out", str(tmp_path / "m.pt"))
     assert code == 2 and "no such file" in err
+
+
+def test_score_csv_without_a_header_keeps_its_first_candidate_and_ignores_a_bom(models, tmp_path, capsys):
+    rows = [str(nb201.from_index(i)) for i in (5, 300, 9000)]
+    for name, text, charset in (("plain.csv", "\n".join(rows) + "\n", "utf-8"),
+                                ("bom.csv", "arch,note\n" + "".join(f"{r},x\n" for r in rows), "utf-8-sig")):
+        (tmp_path / name).write_text(text, encoding=charset)
+        code, out, _ = run(capsys, "score", "--space", "nb201", "--model", str(models["nb201"]), "--archs",
+                           str(tmp_path / name), "--top", "10", "--out", str(tmp_path / "o.csv"), "--no-progress")
+        assert code == 0 and "candidates:          3 (3 unique" in out, name
+        assert sorted(r["arch"] for r in read_top(tmp_path / "o.csv")) == sorted(rows)
+
+
+def test_score_stream_breaks_ties_by_candidate_order_whatever_the_chunking():
+    class Constant:  # every candidate ties
+        space = "nb201"
+
+        def score(self, archs, chunk_size=0, micro_batch=0):
+            return np.zeros(len(archs))
+
+    first = None
+    for chunk in (5000, 1000, 64):
+        result = scoring.score_stream(Constant(), scoring.sampled_batches("nb201", 5000, chunk, 0), 5, progress=False)
+        first = result.archs if first is None else first
+        assert result.archs == first, chunk
+    # the earliest distinct candidates, in order
+    ops = next(scoring.sampled_batches("nb201", 5000, 5000, 0))
+    keys, expected = set(), []
+    for row in ops:
+        key = nb201.canonical_hash([nb201.from_ops(row)])[0]
+        if key not in keys:
+            keys.add(key)
+            expected.append(str(nb201.from_ops(row)))
+        if len(expected) == 5:
+            break
+    assert first == expected
+
+
+def test_train_predictor_names_hash_only_nb101_rows(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    table = tmp_path / "u101.csv"
+    with open(table, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["arch", "acc"])
+        specs = {}
+        while len(specs) < 30:
+            spec = nb101.sample(rng)
+            specs.setdefault(spec.fingerprint(), spec)
+        for i, spec in enumerate(specs.values()):
+            arch = spec.fingerprint() if i == 5 else json.dumps(
+                {"matrix": spec.adjacency.astype(int).tolist(), "ops": [int(o) for o in spec.ops]})
+            w.writerow([arch, f"{0.8 + i / 1000:.4f}"])
+    code, _, err = run(capsys, "train-predictor", "--space", "nb101", "--table", str(table), "--epochs", "1",
+                       "--out", str(tmp_path / "m.pt"), "--no-progress")
+    assert code == 2 and "1 row(s), the first row 6" in err
 
 
 # ---- the helpers ----------------------------------------------------------------------------------

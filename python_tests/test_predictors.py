@@ -219,6 +219,14 @@ def test_node_graphs_are_dags_with_valid_labels(space):
     assert not (adj & ~valid[:, :, None]).any() and not (adj & ~valid[:, None, :]).any()
 
 
+def test_nb101_node_graph_labels_are_the_documented_ones():
+    """input 0, output 1, conv3x3 2, conv1x1 3, maxpool 4 (conv3x3 once shared the output's label)."""
+    chain = nb101.Spec(np.eye(5, k=1, dtype=int), ["input", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3", "output"])
+    g = encoding.node_graph("nb101", [chain])
+    assert g["labels"][0, :5].tolist() == [0, 2, 3, 4, 1]
+    assert not g["valid"][0, 5:].any()
+
+
 # ---- isomorphism (REFERENCES A1.8) -----------------------------------------------------------------
 
 def random_topological_relabel(spec: nb101.Spec, rng: np.random.Generator) -> nb101.Spec:
@@ -624,6 +632,42 @@ def test_config_and_input_errors():
             GATESPredictor("nb201", loss=loss, layers=(8,), mlp_hidden=(8,)).fit(np.arange(8), np.full(8, 0.9))
     with pytest.raises(ValueError, match="compare_threshold 0.5"):
         GATESPredictor("nb201", compare_threshold=0.5).fit(np.arange(8), np.linspace(0.5, 0.9, 8))
+
+
+def test_a_failed_fit_leaves_the_predictor_as_it_was():
+    archs, acc = np.arange(0, 15625, 300), np.linspace(0.5, 0.9, 53)
+    p = GATESPredictor("nb201", loss="listmle", layers=(8,), mlp_hidden=(8,), epochs=2).fit(archs, acc)
+    scores, history = p.score(np.arange(5)), list(p.history)
+    with pytest.raises(ValueError):
+        p.fit(archs[:3], acc[:3])  # 3 archs, lists of 4
+    assert p.fitted and p.history == history and np.array_equal(p.score(np.arange(5)), scores)
+    q = GATESPredictor("nb201", loss="listmle", layers=(8,), mlp_hidden=(8,))
+    with pytest.raises(ValueError):
+        q.fit(archs[:3], acc[:3])
+    assert not q.fitted
+    # warm start: a failed continuation keeps the trained weights too
+    with pytest.raises(ValueError):
+        p.fit(archs[:3], acc[:3], warm_start=True)
+    assert np.array_equal(p.score(np.arange(5)), scores)
+
+
+def test_a_fit_that_takes_no_step_is_an_error_not_a_zero_loss():
+    archs, acc = np.arange(0, 15625, 300), np.linspace(0.5, 0.9, 53)
+    for loss in ("hinge", "bce", "comparator"):
+        p = GATESPredictor("nb201", loss=loss, layers=(8,), mlp_hidden=(8,), epochs=2, batch_size=1)
+        with pytest.raises(ValueError, match="no training step: no minibatch of batch_size=1"):
+            p.fit(archs, acc)
+        assert not p.fitted
+
+
+def test_lone_archs_and_an_unfitted_comparator():
+    p = GATESPredictor("nb201", layers=(8,), mlp_hidden=(8,))
+    with pytest.warns(RuntimeWarning, match="before fit"):
+        assert p.score(5).shape == (1,) and p.score(np.int64(5)).shape == (1,)
+    with pytest.raises(TypeError, match="NB201 archs must be .* got NoneType"), pytest.warns(RuntimeWarning):
+        p.score(None)
+    with pytest.raises(ValueError, match=r"comparator .* fit\(\) it first"), pytest.warns(RuntimeWarning):
+        GATESPredictor("nb201", loss="comparator", layers=(8,), mlp_hidden=(8,)).score([0, 1])
 
 
 def test_score_before_fit_warns_and_a_fitted_or_loaded_model_does_not(tmp_path):

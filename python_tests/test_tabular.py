@@ -169,6 +169,11 @@ def test_vectorised_query_of_whole_space(b201):
     assert b201.query(BEST_STR, "c100_test_acc").shape == (1,)
     torch = pytest.importorskip("torch")
     np.testing.assert_array_equal(b201.rows(torch.tensor([5, 6111])), [5, 6111])
+    # a (B, 6) op-index array (the predictors' batch form) is B archs, not 6 B indices
+    ops = nb201.codes_to_op_indices(nb201.indices_to_codes(idx[:4]))
+    np.testing.assert_array_equal(b201.query(ops, "c100_test_acc"), col[idx[:4]])
+    with pytest.raises(ValueError, match=r"1-D benchmark indices or \(B, 6\) op indices, got shape \(2, 2\)"):
+        b201.rows(np.array([[0, 1], [2, 3]]))
 
 
 def test_seeds(b201):
@@ -223,6 +228,8 @@ def test_nb101_lookup_by_hash_and_spec(b101):
     assert b101.resolve("cifar10", epochs=4) == "cifar10/acc/valid/4ep"
     with pytest.raises(KeyError, match="0123456789abcdef0123456789abcdef"):
         b101.rows(["0123456789abcdef0123456789abcdef"])
+    with pytest.raises(ValueError, match=r"1-D row numbers, got shape \(2, 7, 7\)"):
+        b101.rows(np.zeros((2, 7, 7), dtype=np.int64))
 
 
 def test_nb101_specs_match_hashes(b101):
@@ -293,6 +300,13 @@ def test_csv_round_trip(tmp_path, b201):
         fh.write("index,score\n6111,1.5\n0,2\n")
     g = tabular.from_csv(gz, "nb201", arch_column="index")
     assert g.query([BEST_STR, 0], "score").tolist() == [1.5, 2.0]
+
+
+def test_csv_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_text("my_acc,arch\n90.0,0\n91.0,6111\n", encoding="utf-8-sig")  # Excel's "CSV UTF-8"
+    t = tabular.from_csv(path, "nb201")
+    assert t.columns == ["my_acc"] and t.query([6111], "my_acc").tolist() == [91.0]
 
 
 @pytest.mark.parametrize(("text", "match"), [

@@ -91,6 +91,8 @@ def graph_tensors(space: str, archs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         from nasfast.spaces import nb201
 
         a = np.asarray(archs)
+        if a.size and a.dtype.kind not in "iu":  # 1.7 would read as arch 1, True as arch 1
+            raise TypeError(f"nb201 archs must be integer indices (B,) or op indices (B, 6), got dtype {a.dtype}")
         if a.ndim == 1:
             if a.size and (a.min() < 0 or a.max() >= nb201.NUM_ARCHS):
                 raise ValueError(f"nb201 index out of range 0..{nb201.NUM_ARCHS - 1}")

@@ -152,8 +152,12 @@ def nb201_op_indices(archs: Any) -> np.ndarray:
             if archs.size and (archs.min() < 0 or archs.max() >= nb201.NUM_ARCHS):
                 raise ValueError(f"NB201 index out of range 0..{nb201.NUM_ARCHS - 1}: {archs.min()}..{archs.max()}")
             return nb201.codes_to_op_indices(nb201.indices_to_codes(archs))
-    if isinstance(archs, (str, nb201.NB201Arch)):
-        archs = [archs]
+    if isinstance(archs, (str, nb201.NB201Arch)) or (isinstance(archs, (int, np.integer))
+                                                      and not isinstance(archs, bool)):
+        archs = [archs]  # one arch: a batch of one, as the tabular API takes it
+    if not hasattr(archs, "__iter__"):
+        raise TypeError(f"NB201 archs must be arch strings, NB201Archs, benchmark indices or a (B, 6) op-index "
+                        f"array; got {type(archs).__name__}")
     return nb201.op_indices(archs)
 
 
@@ -250,7 +254,8 @@ def node_graph(space: str, archs: Any) -> Encoded:
     if space == "nb101":
         adj, ops = nb101_pruned(archs)
         valid = ops != nb101.PAD
-        labels = np.where(valid, np.array([0, 0, 1, 0, 2, 3, 4])[ops.astype(np.int64) + 3], 0)
+        # indexed by op - PAD: pad, output, input, conv3x3, conv1x1, maxpool
+        labels = np.where(valid, np.array([0, 1, 0, 2, 3, 4])[ops.astype(np.int64) - nb101.PAD], 0)
         return _graph(adj != 0, labels, valid)
     if space == "nb201":
         ops = nb201_op_indices(archs)

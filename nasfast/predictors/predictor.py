@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from typing import Any
@@ -98,9 +99,22 @@ class GATESPredictor:
                                  f"compare_threshold {thr:g} (all equal?), so the {self.loss} loss has nothing to rank")
         if self.loss == "regression":
             acc = acc / self._acc_scale(acc)
+        # a fit that fails part-way leaves the predictor as it was (not "fitted" with a fresh net)
+        before = (copy.deepcopy(self.net) if warm_start else self.net, self._trained, self.history)
+        try:
+            self._fit(enc, acc, seed, epochs, progress, warm_start)
+        except Exception:
+            self.net, self._trained, self.history = before
+            raise
+        if self.loss == "regression":
+            self._warn_if_saturated(to_device(enc, self.device), acc)
+        return self
+
+    def _fit(self, enc: Encoded, acc: np.ndarray, seed: int, epochs: int, progress: Progress,
+             warm_start: bool) -> None:
         if not warm_start:
             self.net = self._build(seed)
-        self._trained = True
+        self._trained = True  # from the first epoch on, so that a progress callback may score
         cfg = self.config
         with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
             torch.manual_seed(seed)
@@ -114,9 +128,6 @@ class GATESPredictor:
                 compare_threshold=float(cfg["compare_threshold"]), pair_choice=cfg["pair_choice"],
                 list_length=int(cfg["list_length"]), listmle_reduction=cfg["listmle_reduction"],
                 score_per=cfg["score_per"], seed=seed, progress=progress)
-        if self.loss == "regression":
-            self._warn_if_saturated(to_device(enc, self.device), acc)
-        return self
 
     #: regression scores beyond this are in sigmoid's flat tail (gradient < 5e-5): training has stalled
     SATURATED_SCORE = 10.0
@@ -167,6 +178,9 @@ class GATESPredictor:
                           stacklevel=3)  # past no_grad's wrapper, at the caller
         chunk_size = -(-chunk_size // micro_batch) * micro_batch
         self.net.eval()
+        if self.loss == "comparator" and batch_size(self.net.references()) == 0:
+            raise ValueError("a comparator scores an arch by its win rate against training archs, and this one "
+                             "has none yet: fit() it first (or load() a trained model)")
         ref_emb = self.net.embed(self.net.references()) if self.loss == "comparator" else None
         n, pieces = _raw_pieces(self.space, archs, chunk_size)
         scores_of_pieces = []

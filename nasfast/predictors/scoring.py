@@ -24,7 +24,7 @@ import functools
 import json
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -320,17 +320,23 @@ def _stack(space: str, rows: list[Any]) -> Any:
     return np.stack(rows)
 
 
-def _arch_cells(path: Path) -> Iterator[tuple[int, str]]:
+def _arch_cells(path: Path, is_arch: Callable[[str], bool] = lambda text: False) -> Iterator[tuple[int, str]]:
     """(line number, arch text) of every candidate: a ``.csv`` file is read by its arch column (the
-    first header among ``ARCH_HEADERS``, else the first column), any other file one arch a line
-    (blank lines and lines starting with ``#`` skipped)."""
-    with open(path, newline="", encoding="utf-8") as fh:
+    first header among ``ARCH_HEADERS``, else the first column; a first line with no such header
+    whose first cell ``is_arch`` is a candidate, not a header), any other file one arch a line
+    (blank lines and lines starting with ``#`` skipped). A UTF-8 byte-order mark is dropped."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         if path.suffix.lower() == ".csv":
             reader = csv.reader(fh)
-            header = [h.strip().lower() for h in next(reader, [])]
+            first = next(reader, [])
+            header = [h.strip().lower() for h in first]
             if not header:
                 raise ValueError(f"{path}: empty CSV file (expected a header line)")
-            col = next((header.index(h) for h in ARCH_HEADERS if h in header), 0)
+            col = next((header.index(h) for h in ARCH_HEADERS if h in header), None)
+            if col is None:
+                col = 0
+                if first[0].strip() and is_arch(first[0].strip()):  # no header line: never drop a candidate
+                    yield reader.line_num, first[0].strip()
             for fields in reader:
                 if fields and len(fields) > col and fields[col].strip():
                     yield reader.line_num, fields[col].strip()
@@ -346,7 +352,15 @@ def read_archs(space: str, path: str | Path, chunk_size: int) -> Iterator[Any]:
     raises ``ValueError`` naming its line."""
     path = Path(path)
     rows: list[Any] = []
-    for line_no, text in _arch_cells(path):
+
+    def is_arch(text: str) -> bool:
+        try:
+            _parse_arch(space, text)
+        except (ValueError, TypeError, KeyError):
+            return False
+        return True
+
+    for line_no, text in _arch_cells(path, is_arch):
         try:
             rows.append(_parse_arch(space, text))
         except (ValueError, TypeError, KeyError) as exc:
@@ -424,7 +438,11 @@ def score_stream(predictor: Any, batches: Iterator[Any], top: int, *, total: int
                 scores = predictor.score(fresh, chunk_size=len(keep), micro_batch=micro_batch)
                 seq = seen + keep
                 if keep.size > top:  # only this chunk's top K can enter the running top K
-                    part = np.argpartition(-scores, top - 1)[:top]
+                    # every arch tied with the K-th stays a candidate, so that ties go to the earlier
+                    # one whatever the chunking (an argpartition cut would pick among them at random)
+                    kth = np.partition(-scores, top - 1)[top - 1]
+                    cand = np.flatnonzero(~(-scores > kth))  # NaN scores too when the K-th is NaN
+                    part = cand[np.lexsort((seq[cand], -scores[cand]))[:top]]
                     fresh, scores, seq = _take(space, fresh, part), scores[part], seq[part]
                 if best is None:
                     best, best_scores, best_seq = fresh, scores, seq

@@ -5,6 +5,7 @@ A1.6), Adam, one optimiser step per minibatch, every architecture of a minibatch
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -138,6 +139,7 @@ def train(net: PredictorNet, enc: Encoded, acc: np.ndarray, *, loss: str, epochs
     opt = adam(params, lr=lr, weight_decay=weight_decay)
     report, bar = _progress_fn(progress, epochs)
     history: list[float] = []
+    all_steps = 0
     try:
         for epoch in range(epochs):
             net.train()
@@ -161,13 +163,17 @@ def train(net: PredictorNet, enc: Encoded, acc: np.ndarray, *, loss: str, epochs
                                         score_per=score_per)
                     if value is not None:
                         total, steps = total + _step(opt, value), steps + 1
-            history.append(total / max(steps, 1))
+            history.append(total / steps if steps else math.nan)  # nan: no step, not a perfect loss
+            all_steps += steps
             if report is not None:
                 report(epoch, history[-1])
     finally:
         if bar is not None:
             bar.close()
     net.eval()
+    if not all_steps:  # every minibatch was too small or too flat to hold a pair
+        raise ValueError(f"no training step: no minibatch of batch_size={batch_size} archs held a pair differing "
+                         f"by more than compare_threshold={compare_threshold:g}; raise batch_size")
     return history
 
 

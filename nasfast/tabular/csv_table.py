@@ -59,7 +59,7 @@ def from_csv(path: str | Path, space: str, arch_column: str | None = None) -> Be
         raise ValueError(f"unknown space {space!r} for a CSV table; expected one of {sorted(set(_SPACES))}")
     space = _SPACES[key]
     opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="", encoding="utf-8") as fh:
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's "CSV UTF-8" starts with a BOM
         return _read(fh, path, space, arch_column)
 
 

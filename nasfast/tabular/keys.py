@@ -73,7 +73,12 @@ class NB201Keys:
     def codes(self, archs: Sequence[Any] | np.ndarray) -> np.ndarray:
         """Base-5 codes of a batch; ints are NB201 indices. ``KeyError`` for indices out of range."""
         if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
-            idx = archs.astype(np.int64).ravel()
+            if archs.ndim == 2 and archs.shape[1] == nb201.NUM_EDGES:  # (B, 6) op indices, the predictors' form
+                return nb201.op_indices_to_codes(archs)
+            if archs.ndim != 1:
+                raise ValueError(f"an NB201 int array must be 1-D benchmark indices or (B, 6) op indices, "
+                                 f"got shape {archs.shape}")
+            idx = archs.astype(np.int64)
             bad = idx[(idx < 0) | (idx >= nb201.NUM_ARCHS)]
             if bad.size:
                 raise _missing(bad.tolist(), self.what, "NB201 indices are 0..15624", total=bad.size)
@@ -213,7 +218,9 @@ def _rows_by_key(keys: HashKeys | BytesKeys, archs: Sequence[Any] | np.ndarray) 
             raise ValueError(f"expected a batch of {keys.shape} genotype arrays, got an array of shape {archs.shape}")
         archs = [a.tobytes() for a in _as_int8(archs)]
     if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
-        rows = archs.astype(np.int64).ravel()
+        if archs.ndim != 1:  # e.g. a (B, 7, 7) NB101 adjacency batch would read as 49 B row numbers
+            raise ValueError(f"an int array of archs must be 1-D row numbers, got shape {archs.shape}")
+        rows = archs.astype(np.int64)
         bad = rows[(rows < 0) | (rows >= n)]
         if bad.size:
             raise _missing(bad.tolist(), keys.what, f"rows are 0..{n - 1}", total=bad.size)
