@@ -5,7 +5,9 @@ A run is resumable: the CSV keeps every finished architecture and a JSON file be
 missing, and refuses to mix rows made under a different configuration.
 
 Each architecture's initial weights come from its own seed (``arch_seed(init_seed, index)``), so a
-value does not depend on which other architectures shared its batch or on the order of the run.
+value does not depend on which other architectures shared its batch or on the order of the run
+(exactly in float64; in float32 the batch's shapes can move the rounding, by up to ~2 % for fisher
+and grasp, benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
