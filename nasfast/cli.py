@@ -41,6 +41,8 @@ from nasfast.search import (
     SPACES,
     STRATEGIES,
     ResumeError,
+    RunDirectoryInUse,
+    SpaceExhausted,
     build_strategy,
     canonical_space,
     get_space,
@@ -228,6 +230,8 @@ def _resumed_objects(args: argparse.Namespace, config: dict[str, Any]) -> tuple[
             saved = saved.get(key) if isinstance(saved, dict) else None
         if isinstance(saved, list):
             saved = ",".join(map(str, saved))  # --proxies a,b is stored as a list
+            if given is not None:  # ... parsed as ProxyBO does: "snip, synflow" is the same two proxies
+                given = ",".join(p.strip() for p in str(given).split(",") if p.strip())
         if given is not None and str(given) != str(saved):
             raise CLIError(f"--{opt.replace('_', '-')} {given} disagrees with the run being resumed "
                            f"({'.'.join(where)}={saved} in {args.out / CONFIG_FILE}); drop the option "
@@ -337,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (CLIError, CommandError, ValueError, KeyError, FileExistsError, NotADirectoryError, PermissionError,
-            ResumeError) as err:
+            ResumeError, RunDirectoryInUse, SpaceExhausted) as err:
         # KeyError's str() adds quotes around its message; show the message itself
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"nasfast {args.command}: error: {message}", file=sys.stderr)

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from cli_runner import nasfast, subprocess_env
 
+from nasfast.search import read_history
+
 
 def history(run: Path) -> list[dict[str, str]]:
     with open(run / "history.csv", newline="") as f:
@@ -23,7 +25,7 @@ def test_search_end_to_end(tmp_path):
     run = tmp_path / "run"
     proc = nasfast("search", "--space", "nb201", "--dataset", "cifar100", "--algo", "rea", "--budget", "25",
                    "--seed", "1", "--out", str(run), "--population", "5", "--tournament", "2")
-    assert {p.name for p in run.iterdir()} == {"config.json", "history.csv", "result.json", "trajectory.png"}
+    assert {p.name for p in run.iterdir()} == {"config.json", "history.csv", "result.json", "trajectory.png", ".lock"}
     rows = history(run)
     assert [int(r["step"]) for r in rows] == list(range(1, 26))
     assert len({r["arch"] for r in rows}) == 25
@@ -109,6 +111,30 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     assert (killed / "history.csv").read_bytes() == (full / "history.csv").read_bytes()
     assert json.loads((killed / "result.json").read_text())["resumed_at_step"] == done
     assert want[-1]["incumbent_arch"] in out
+
+
+def test_a_second_search_on_a_running_directory_is_refused(tmp_path):
+    run = tmp_path / "run"
+    args = ["search", "--algo", "rea", "--budget", "300", "--no-progress", "--out", str(run), "--resume"]
+    # as `make search` run twice at once: the first is still evaluating (slowly, so that it is
+    # sure to be, however slow the second is to start) when the second starts
+    first = subprocess.Popen([sys.executable, "-m", "nasfast", *args, "--eval-delay", "0.3"],
+                             env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not ((run / "history.csv").exists() and (run / "history.csv").read_text().count("\n") > 2):
+            if first.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the first run ended or stalled before the test could start a second: {first.stderr.read()}")
+            time.sleep(0.01)
+        second = nasfast(*args, check=False)
+        assert second.returncode == 2
+        assert f"run directory {run} is in use by another search (pid {first.pid})" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+    steps = [r.step for r in read_history(run / "history.csv")]
+    assert steps == list(range(1, len(steps) + 1))  # one writer: a clean history, still resumable
+    nasfast(*args[:3], "--budget", str(len(steps) + 2), *args[5:])
 
 
 def _write_table(path: Path, n: int = 120) -> list[int]:

@@ -5,13 +5,14 @@ drives it."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 
 import pytest
 
 from nasfast import tabular
 from nasfast.cli import main
-from nasfast.search import ResumeError
+from nasfast.search import ResumeError, RunDirectoryInUse, SpaceExhausted
 from nasfast.search.multifidelity import MultiFidelityEvaluator, SuccessiveHalving
 from nasfast.search.multifidelity_runner import MF_HISTORY_FIELDS, run_multifidelity_search
 from nasfast.search.nosh import RankNOSH
@@ -65,11 +66,42 @@ def test_a_run_that_failed_before_its_first_result_can_be_started_again(tmp_path
     broken = Broken(tabular.load("nb201"), "cifar10", observe="random-seed", seed=0)
     with pytest.raises(RuntimeError, match="evaluator down"):
         run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), broken, tmp_path / "run", progress=False)
-    assert {p.name for p in (tmp_path / "run").iterdir()} <= {"config.json", "history.csv"}
+    assert {p.name for p in (tmp_path / "run").iterdir()} <= {"config.json", "history.csv", ".lock"}
     again = run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), _ev(), tmp_path / "run", progress=False)
     fresh = run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), _ev(), tmp_path / "fresh", progress=False)
     assert again["resumed_at_step"] is None and again["best_arch"] == fresh["best_arch"]
     assert (tmp_path / "run" / "history.csv").read_text() == (tmp_path / "fresh" / "history.csv").read_text()
+    # a single-fidelity search's leftovers are not this runner's to remove
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"strategy": {}, "evaluator": {}, "history_columns": ["step"]}))
+    with pytest.raises(FileExistsError, match="not empty"):
+        run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), _ev(), other, progress=False)
+    assert [p.name for p in other.iterdir()] == ["config.json"]
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").touch()
+    with open(run / ".lock", "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a search running there holds it
+        with pytest.raises(RunDirectoryInUse, match="is in use by another search"):
+            run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), _ev(), run, progress=False)
+    assert [p.name for p in run.iterdir()] == [".lock"]
+    assert run_multifidelity_search(SuccessiveHalving(nb201, 0, n=8), _ev(), run, progress=False)["results"] == 12
+
+
+def test_a_schedule_the_evaluator_cannot_answer_is_refused_before_any_evaluation(tmp_path):
+    from nasfast.search.multifidelity import run_multifidelity
+
+    ev = _ev()
+    with pytest.raises(ValueError, match=r"schedule \[12, 100\] asks for \[100\] epochs.*\[12, 200\]"):
+        run_multifidelity_search(SuccessiveHalving(nb201, 0, schedule=(12, 100), n=20), ev, tmp_path / "r",
+                                 progress=False)
+    with pytest.raises(ValueError, match=r"asks for \[100\] epochs"):
+        run_multifidelity(SuccessiveHalving(nb201, 0, schedule=(12, 100), n=20), ev)
+    assert ev.evaluations == 0 and not (tmp_path / "r").exists()
 
 
 def test_resume_refuses_another_config_or_a_diverging_history(tmp_path):
@@ -97,7 +129,8 @@ def test_cli_multifidelity_search_and_resume(tmp_path, capsys):
                           (["--algo", "rea", "--ratio", "0.3"], "--ratio applies to"),
                           (["--algo", "sh", "--space", "nb301"], "nb201 or nb101"),
                           (["--algo", "hyperband", "--pool-size", "9"], "--pool-size applies to"),
-                          (["--algo", "sh", "--ranker", "arch2vec"], "--ranker applies to")):
+                          (["--algo", "sh", "--ranker", "arch2vec"], "--ranker applies to"),
+                          (["--algo", "sh", "--archs", "20000"], "n=20000 exceeds the 15625 candidates")):
         assert main(["search", *argv, "--out", str(tmp_path / "x"), "--no-progress"]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
@@ -141,3 +174,14 @@ def test_cli_multifidelity_search_without_incumbent_exits_1(tmp_path, capsys, mo
         code = main(["search", "--algo", "sh", "--space", "nb201", "--out", str(tmp_path / "r"), "--no-progress"])
     assert code == 1
     assert "no best architecture" in capsys.readouterr().err
+
+
+def test_cli_reports_running_out_of_candidates_as_a_user_error(tmp_path, capsys, monkeypatch):
+    from nasfast.search import multifidelity
+
+    def exhausted(self, n, exclude):
+        raise SpaceExhausted(f"{self.name}: asked for {n} new archs, only 3 are left")
+
+    monkeypatch.setattr(multifidelity.MultiFidelityStrategy, "random_new", exhausted)
+    assert main(["search", "--algo", "sh", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == "nasfast search: error: sh: asked for 100 new archs, only 3 are left"

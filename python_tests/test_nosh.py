@@ -380,6 +380,9 @@ def _batch_sizes(strategy):
     (dict(exploit_fraction=2), r"exploit_fraction .* got 2"),
     (dict(window="x"), r"window must be a number, got 'x'"),
     (dict(window=0.5), r"window must be >= 1 .* got 0.5"),
+    (dict(window=math.inf), r"window must be >= 1 and finite .* got inf"),
+    (dict(pool_size=math.nan), r"pool_size must be an integer >= 2, got nan"),
+    (dict(proposal_sample=math.inf), r"proposal_sample must be a positive integer, got inf"),
     (dict(proposal_sample=5), r"proposal_sample .* got 5"),
     (dict(ranker_config=dict(epoch=3)), r"rank-nosh ranker_config: unknown config key\(s\) \['epoch'\]"),
     (dict(seed=-1), r"seed must be a non-negative integer, got -1"),
@@ -400,6 +403,19 @@ def test_baseline_and_nb101_errors():
         Hyperband(nb201, 0, schedule=(1, 3, 9), ratio=1 / 3, max_epochs=10)
     with pytest.raises(ValueError, match="scale must be a finite number > 0, got inf"):
         Hyperband(nb201, 0, scale=float("inf"))
+    # a first rung larger than the candidates: refused up front, not a failed first ask / an empty search
+    with pytest.raises(ValueError, match=r"successive halving n=20000 exceeds the 15625 candidates"):
+        SuccessiveHalving(nb201, 0, n=20000)
+    with pytest.raises(ValueError, match=r"n=5 exceeds the 4 candidates"):
+        SuccessiveHalving(nb201, 0, candidates=range(4), n=5)
+    with pytest.raises(ValueError, match=r"first bracket needs 20000 archs, more than the 15625 candidates"):
+        Hyperband(nb201, 0, scale=10000)
+    bench = tabular.load("nb201")
+    for seed in (-1, 1.5, True, "3"):  # the strategies' seed rule, not int() coercion
+        with pytest.raises(ValueError, match=f"seed must be a non-negative integer, got {seed!r}"):
+            MultiFidelityEvaluator(bench, observe="random-seed", seed=seed)
+    with pytest.raises(ValueError, match="dataset must be a name.*got None"):
+        MultiFidelityEvaluator(bench, None)
     with pytest.raises(ValueError, match="not enumerated"):
         RankNOSH(NB101_SEARCH_SPACE, 0)
     cands = table_candidates(NB101_SEARCH_SPACE, tabular.load("nb101"))

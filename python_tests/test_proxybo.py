@@ -273,8 +273,14 @@ def test_errors_name_the_bad_input(tmp_path):
         ProxyBO(nb201, 0, proxies=["jacob_cov", "jacob_cov"])
     with pytest.raises(ValueError, match="nb201 space only.*'nb101'"):
         ProxyBO(get_space("nb101"), 0)
-    with pytest.raises(ValueError, match="num_candidates must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="num_candidates must be a positive integer, got 0"):
         BayesianOptimization(nb201, 0, num_candidates=0)
+    with pytest.raises(ValueError, match="num_candidates must be a positive integer, got nan"):
+        ProxyBO(nb201, 0, num_candidates=math.nan)
+    # 2 or 3 would pass the random phase and fail at the first ranked step, its evaluations spent
+    for n in (2, 3):
+        with pytest.raises(ValueError, match=f"proxybo initial_random must be >= 4, got {n}: .* 2 folds of 2"):
+            ProxyBO(nb201, 0, initial_random=n)
     with pytest.raises(ValueError, match="tau0 must be > 0, got -1"):
         ProxyBO(nb201, 0, tau0=-1)
     with pytest.raises(ValueError, match="local_fraction must be in"):
@@ -368,7 +374,7 @@ def test_run_is_deterministic_and_resumes_identically(bench, tmp_path):
     full, again, cut, other = (tmp_path / n for n in ("full", "again", "cut", "other"))
     _run(full, bench=bench)
     assert {p.name for p in full.iterdir()} == {"config.json", "history.csv", "result.json", "trajectory.png",
-                                                 "proxybo_weights.csv", "proxybo_weights.png"}
+                                                 "proxybo_weights.csv", "proxybo_weights.png", ".lock"}
     _run(again, bench=bench)
     assert (again / "history.csv").read_bytes() == (full / "history.csv").read_bytes()
     assert (again / "proxybo_weights.csv").read_bytes() == (full / "proxybo_weights.csv").read_bytes()
@@ -410,6 +416,13 @@ def test_baselines(c10, valid_acc):
         assert build_strategy(json.loads(json.dumps(strat.config()))).config() == strat.config()
 
 
+def test_the_smallest_initial_design_reaches_a_ranked_step(c10):
+    pb = ProxyBO(nb201, 0, initial_random=4, num_candidates=20)
+    search(pb, c10, 6)
+    assert [r["phase"] for r in pb.diagnostics()] == ["random"] * 4 + ["ranked"] * 2
+    assert pb.diagnostics()[4]["cv_folds"] == 2
+
+
 def test_failed_evaluations_are_left_out_of_D():
     pb = ProxyBO(nb201, 0, num_candidates=20)
     for i in range(9):
@@ -433,6 +446,9 @@ def test_cli_proxybo_and_proxy_table(tmp_path):
     assert saved["proxies"] == ["snip", "synflow", "jacob_cov"]
     p = nasfast(*args, "--budget", "12", "--resume", "--proxies", "params", check=False)
     assert p.returncode == 2 and "--proxies params disagrees" in p.stderr
+    # the stored proxies, written with spaces as a shell user may: the same run
+    nasfast(*args, "--budget", "13", "--resume", "--proxies", "snip, synflow, jacob_cov")
+    assert len(read_history(run / "history.csv")) == 13
     p = nasfast("search", "--algo", "rea", "--proxies", "snip", "--out", str(tmp_path / "x"), check=False)
     assert p.returncode == 2 and "--proxies applies to --algo proxybo / warmup-bo / proxy only" in p.stderr
     table = tmp_path / "zc.csv"

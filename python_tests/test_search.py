@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import collections
+import fcntl
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from nasfast.search import (
     Request,
     Result,
     ResumeError,
+    RunDirectoryInUse,
     SpaceExhausted,
     Trace,
     build_strategy,
@@ -279,7 +282,7 @@ def _run(bench, out, budget=60, seed=3, **kw):
 def test_run_directory_contents(bench, tmp_path):
     res = _run(bench, tmp_path / "run", report_rule="best-test-seen")
     files = {p.name for p in (tmp_path / "run").iterdir()}
-    assert files == {"config.json", "history.csv", "result.json", "trajectory.png"}
+    assert files == {"config.json", "history.csv", "result.json", "trajectory.png", ".lock"}
     rows = read_history(tmp_path / "run" / "history.csv")
     assert len(rows) == 60 and [r.step for r in rows] == list(range(1, 61))
     assert rows[-1].incumbent_arch == res["best_arch"]
@@ -305,17 +308,53 @@ def test_a_run_that_failed_before_its_first_observation_can_be_started_again(ben
     run = tmp_path / "run"
     with pytest.raises(RuntimeError, match="evaluator down"):
         run_search(RegularizedEvolution(nb201, 3), broken, 5, run, progress=False)
-    assert {p.name for p in run.iterdir()} == {"config.json", "history.csv"}
+    assert {p.name for p in run.iterdir()} == {"config.json", "history.csv", ".lock"}
     _run(bench, run, budget=5)  # no --resume needed: nothing was observed
     _run(bench, tmp_path / "fresh", budget=5)
     assert (run / "history.csv").read_text() == (tmp_path / "fresh" / "history.csv").read_text()
-    # a directory with anything else in it is still refused, and nothing in it is touched
-    (tmp_path / "other").mkdir()
-    (tmp_path / "other" / "config.json").write_text("{}")
-    (tmp_path / "other" / "notes.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="not empty"):
-        _run(bench, tmp_path / "other", budget=5)
-    assert (tmp_path / "other" / "config.json").read_text() == "{}"
+    # anything that is not provably such leftovers is refused, and nothing in the directory is
+    # touched: another tool's config.json (alone, or with a header-only history, or with more), a
+    # search config with a history row, and a multi-fidelity run's leftovers
+    header = ",".join(HISTORY_FIELDS) + "\n"
+    search_config = (run / "config.json").read_text()
+    mf_config = json.dumps({**json.loads(search_config), "history_columns": ["step", "arch", "epochs"]})
+    row = (run / "history.csv").read_text().splitlines(keepends=True)[1]
+    for i, files in enumerate(({"config.json": '{"my": "important settings"}'},
+                               {"config.json": '{"my": "important settings"}', "history.csv": header},
+                               {"config.json": "{}", "notes.txt": "mine"},
+                               {"config.json": search_config, "history.csv": header + row},
+                               {"config.json": mf_config},
+                               {"history.csv": header})):
+        other = tmp_path / f"other{i}"
+        other.mkdir()
+        for name, text in files.items():
+            (other / name).write_text(text)
+        with pytest.raises(FileExistsError, match="not empty"):
+            _run(bench, other, budget=5)
+        assert {p.name: p.read_text() for p in other.iterdir()} == files
+
+
+def test_a_run_directory_in_use_is_refused_and_left_alone(bench, tmp_path):
+    run, fresh = tmp_path / "run", tmp_path / "fresh"
+    _run(bench, run, budget=10)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    fresh.mkdir()
+    (fresh / ".lock").touch()
+    with open(run / ".lock", "rb") as held, open(fresh / ".lock", "rb") as held_fresh:
+        # as a search running in each directory holds them (from the test process: a second open()
+        # is a separate lock holder to flock)
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(held_fresh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RunDirectoryInUse, match=re.escape(f"run directory {run} is in use by another search")):
+            _run(bench, run, budget=20, resume=True)
+        with pytest.raises(RunDirectoryInUse, match=re.escape(str(fresh))):
+            _run(bench, fresh, budget=5)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert [p.name for p in fresh.iterdir()] == [".lock"]
+    # the lock is released with its holder, and each run releases its own when it ends
+    assert _run(bench, run, budget=20, resume=True)["resumed_at_step"] == 10
+    assert _run(bench, run, budget=25, resume=True)["resumed_at_step"] == 20
+    _run(bench, fresh, budget=5)
 
 
 def test_resume_after_crash_equals_uninterrupted(bench, tmp_path):
@@ -379,6 +418,31 @@ def test_tabular_evaluator_on_a_user_table(bench, tmp_path):
     assert trace.report()["arch"] == str(nb201.from_index(int(np.argmax(
         [bench.value(i, "in16_valid_acc") for i in range(30)]))))
     assert math.isnan(trace.report("best-test-seen")["test_acc"])
+
+
+def test_resuming_a_run_on_an_edited_table_is_refused(bench, tmp_path):
+    def write(rows):
+        path.write_text("arch,ImageNet16-120/acc/valid/200ep\n" + "".join(f"{nb201.from_index(i)},{v!r}\n" for i, v in rows))
+
+    def run(out, budget, resume=False):
+        user = tabular.from_csv(path, "nb201")
+        return run_search(RandomSearch(nb201, 0, candidates=user.archs()),
+                          TabularEvaluator(user, "ImageNet16-120", table_path=path), budget, out, resume=resume,
+                          progress=False)
+
+    path = tmp_path / "t.csv"
+    rows = [(i, bench.value(i, "in16_valid_acc")) for i in range(30)]
+    write(rows)
+    run(tmp_path / "run", 5)
+    write(rows[::-1])  # the same table, rows in another order: the same run
+    assert run(tmp_path / "run", 10, resume=True)["resumed_at_step"] == 5
+    evaluated = {r.arch for r in read_history(tmp_path / "run" / "history.csv")}
+    i = next(i for i, _ in rows if str(nb201.from_index(i)) not in evaluated)
+    write([(j, 99.9 if j == i else v) for j, v in rows])  # a row the run has not reached yet
+    with pytest.raises(ResumeError, match="the table .*t.csv changed since the run started"):
+        run(tmp_path / "run", 15, resume=True)
+    # the bundled tables are not hashed: their configs are what they were
+    assert "table_sha256" not in TabularEvaluator(bench, "cifar10").config()
 
 
 # ---- the NB-101 subset and the NB-301 genotypes: searches over a table ----------------------------
@@ -458,6 +522,27 @@ def test_nb101_arch_is_its_fingerprint(table_search):
         space.parse("not an arch")
     with pytest.raises(NotImplementedError, match="search a table's rows"):
         RandomSearch(space, 0)
+
+
+def test_rea_on_an_nb101_table_of_fingerprints(table_search, tmp_path):
+    from nasfast.search import table_candidates
+
+    space, bundled, _, _ = table_search["nb101"]
+    valid = bundled.column("cifar10/acc/valid/108ep")
+    path = tmp_path / "hashes.csv"
+
+    def table(extra=""):
+        path.write_text("hash,valid\n" + "".join(f"{k},{float(valid[i])!r}\n" for i, k in enumerate(bundled.keys()[:40])) + extra)
+        user = tabular.from_csv(path, "nb101")
+        return table_candidates(space, user), TabularEvaluator(user, "cifar10", valid_column="valid", table_path=path)
+
+    cands, ev = table()
+    # the graphs of these cells come from the bundled table, so REA mutates past its first P members
+    assert len(search(RegularizedEvolution(space, 0, cands, population=5), ev, 20)) == 20
+    cands, ev = table("0" * 32 + ",50.0\n")  # a cell the bundled table does not hold
+    with pytest.raises(ValueError, match="1 of the 41 candidates are known only by their fingerprint .*0{32}"):
+        RegularizedEvolution(space, 0, cands, population=5)  # before any evaluation
+    assert len(search(RandomSearch(space, 0, cands), ev, 41)) == 41  # random search needs no graph
 
 
 def test_table_evaluators_report_no_test_column():
@@ -566,3 +651,87 @@ def test_every_strategy_takes_a_space_name():
 def test_a_bad_seed_is_named(seed):
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         RegularizedEvolution(nb201, seed)
+
+
+def test_tell_takes_only_an_issued_untold_request():
+    rs = RandomSearch(nb201, 0)
+    a, b = rs.ask(2)
+    rs.tell(a, Result(valid_acc=1.0))
+    with pytest.raises(ValueError, match="request 1 .* not one of the requests ask\\(\\) returned"):
+        rs.tell(Request(arch=a.arch, id=b.id), Result(valid_acc=2.0))  # b's id with a's arch: swapped
+    with pytest.raises(ValueError, match="request 7 .* not one of the requests ask\\(\\) returned"):
+        rs.tell(Request(arch=b.arch, id=7), Result(valid_acc=2.0))  # never issued
+    with pytest.raises(ValueError, match="request 0 .* a second time"):
+        rs.tell(a, Result(valid_acc=2.0))
+    rs.tell(b, Result(valid_acc=3.0))  # the genuine report still goes through
+    assert [(r, res.valid_acc) for r, res in rs.history] == [(a, 1.0), (b, 3.0)]
+
+
+@pytest.mark.parametrize("bad", [dict(valid_acc=None), dict(valid_acc="90"), dict(valid_acc=True),
+                                 dict(valid_acc=1.0, test_acc=None), dict(valid_acc=1.0, cost="3 s")])
+def test_a_result_that_is_not_numbers_is_refused_before_anything_is_recorded(bad):
+    rea = RegularizedEvolution(nb201, seed=0)
+    [req] = rea.ask()
+    field = next(k for k, v in bad.items() if not isinstance(v, float))
+    with pytest.raises(TypeError, match=f"Result.{field} must be a real number"):
+        rea.tell(req, Result(**bad))
+    assert not rea.history and not rea.population
+    rea.tell(req, Result(valid_acc=90.0, test_acc=np.float32(89.0), cost=1))  # numpy and int numbers are numbers
+    rea.tell(rea.ask()[0], Result(valid_acc=math.nan))  # NaN: a failed evaluation, allowed
+    assert len(rea.history) == len(rea.population) == 2
+
+
+def test_ask_past_the_end_proposes_nothing():
+    rs = RandomSearch(nb201, 0, candidates=[0, 1, 2])
+    with pytest.raises(SpaceExhausted, match="asked for 5 architectures, but only 3"):
+        rs.ask(5)
+    assert not rs.seen
+    batch = rs.ask(3)  # the three are still there to propose, numbered from 0
+    assert [r.id for r in batch] == [0, 1, 2] and {r.arch.index for r in batch} == {0, 1, 2}
+    with pytest.raises(SpaceExhausted, match="only 0"):
+        rs.ask(1)
+
+    class Failing(RandomSearch):  # a proposal that fails part-way through a batch
+        def _propose(self):
+            if len(self.seen) == 2:
+                raise RuntimeError("proposal failed")
+            return super()._propose()
+
+    f = Failing(nb201, 0)
+    with pytest.raises(RuntimeError, match="proposal failed"):
+        f.ask(4)
+    assert not f.seen  # a batch is all or nothing: no arch is marked proposed without a request
+    assert f.ask(2)[0].id == 0
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, None, 2.5, "3", True, 0])
+def test_counts_that_are_not_positive_integers_are_named(bench, value):
+    from nasfast.search import BayesianOptimization
+    from nasfast.search.multifidelity import Hyperband, SuccessiveHalving
+    from nasfast.search.nosh import RankNOSH
+
+    ev = TabularEvaluator(bench, "cifar10")
+    for label, make in (("budget", lambda: search(RandomSearch(nb201, 0), ev, value)),
+                        ("n of ask\\(n\\)", lambda: RandomSearch(nb201, 0).ask(value)),
+                        ("REA population", lambda: RegularizedEvolution(nb201, 0, population=value)),
+                        ("bo num_candidates", lambda: BayesianOptimization(nb201, 0, num_candidates=value)),
+                        ("successive halving n", lambda: SuccessiveHalving(nb201, 0, n=value)),
+                        ("Hyperband max_epochs", lambda: Hyperband(nb201, 0, max_epochs=value)),
+                        ("rank-nosh pool_size", lambda: RankNOSH(nb201, 0, pool_size=value))):
+        if value is None and label in ("Hyperband max_epochs", "rank-nosh pool_size"):
+            continue  # None means "none" / "the default" there
+        with pytest.raises(ValueError, match=f"{label} must be (a positive integer|an integer >= 2), got {value!r}"):
+            make()
+
+
+def test_an_infinite_validation_accuracy_is_a_failed_evaluation():
+    t = Trace()
+    t.add("a", Result(valid_acc=math.inf, test_acc=math.inf))
+    assert t.incumbent is None and t.report("best-test-seen")["arch"] is None
+    t.add("b", Result(valid_acc=80.0, test_acc=79.0))
+    t.add("c", Result(valid_acc=-math.inf, test_acc=99.0))
+    assert t.incumbent == ("b", 80.0, 79.0) and t.observations[-1].incumbent_arch == "b"
+    rea = RegularizedEvolution(nb201, seed=0, population=2)
+    for acc in (math.inf, 50.0):
+        rea.tell(rea.ask()[0], Result(valid_acc=acc))
+    assert [acc for _, acc in rea.population] == [-math.inf, 50.0]  # inf never wins a tournament

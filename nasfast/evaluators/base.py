@@ -7,6 +7,7 @@ evaluators never import the search package; ``nasfast.search`` re-exports both.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,12 +49,19 @@ class Evaluator(Protocol):
 
 
 def check_result(result: Any) -> Result:
-    """``result`` if it is a ``Result``; a TypeError naming what an evaluator must return otherwise
-    (checked before a strategy records anything, so a corrected ``tell`` can follow)."""
+    """``result`` if it is a ``Result`` whose ``valid_acc``, ``test_acc`` and ``cost`` are real numbers
+    (NaN included: a failed evaluation); a TypeError naming what is wrong otherwise (checked before a
+    strategy records anything, so a corrected ``tell`` can follow)."""
     if not isinstance(result, Result):
         raise TypeError(f"expected a nasfast Result (Result(valid_acc=..., test_acc=..., cost=...), from "
                         f"nasfast.search or nasfast.evaluators), got {type(result).__name__}: {result!r:.80}; "
                         "an evaluator must return one")
+    for name in ("valid_acc", "test_acc", "cost"):
+        value = getattr(result, name)
+        # bool is an int to Python, but True as an accuracy is a bug upstream
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"Result.{name} must be a real number (NaN for a failed evaluation), got "
+                            f"{type(value).__name__}: {value!r:.80}")
     return result
 
 

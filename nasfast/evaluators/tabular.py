@@ -27,6 +27,7 @@ stand-in test number.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ _DATASET_ALIASES = {"cifar10-valid": "cifar10", "imagenet16": "ImageNet16-120", 
 
 def canonical_dataset(name: str) -> str:
     """``'imagenet16-120'`` -> ``'ImageNet16-120'``; ``ValueError`` lists the choices."""
+    if not isinstance(name, str):
+        raise ValueError(f"dataset must be a name, one of {list(DATASETS)}; got {name!r}")
     key = name.strip().lower()
     for ds in DATASETS:
         if key == ds.lower():
@@ -75,7 +78,9 @@ class TabularEvaluator:
         valid_column, test_column, cost_column: override the dataset's columns (any name the
             benchmark accepts). For a table without the default names, the columns are found with
             ``benchmark.resolve``; a table without a test or a cost column reports NaN / 0.
-        table_path: the CSV a user table was read from, recorded in ``config()`` for resumes.
+        table_path: the CSV a user table was read from, recorded in ``config()`` for resumes, with
+            ``table_sha256``, a hash of the numbers each of its archs is answered with, so that a
+            resume notices an edited table (rows not evaluated yet included).
 
     ``total_cost`` sums the simulated training time of every evaluation so far.
 
@@ -129,6 +134,7 @@ class TabularEvaluator:
         self._cost = benchmark.column(self.cost_column) if self.cost_column else np.zeros(len(benchmark))
         self.total_cost = 0.0
         self.evaluations = 0
+        self._table_sha256: str | None = None
 
     def _pick(self, given: str | None, default: str | None, parts: dict[str, str],
               required: bool = False) -> str | None:
@@ -188,9 +194,23 @@ class TabularEvaluator:
                                   "test": canonical(self.test_column) if self.test_column else None,
                                   "cost": canonical(self.cost_column) if self.cost_column else None},
         }
+        if self.table_path is not None:  # a bundled table changes only with the package: no hash, as before
+            cfg["table_sha256"] = self.table_sha256()
         if self.notes:
             cfg["notes"] = list(self.notes)
         return cfg
+
+    def table_sha256(self) -> str:
+        """A short hash of (arch, valid, test, cost) over every row of the table, in arch order (a
+        reordered CSV is the same table); computed once."""
+        if self._table_sha256 is None:
+            names = [str(a) for a in self.benchmark.archs()]
+            order = sorted(range(len(names)), key=names.__getitem__)
+            h = hashlib.sha256()
+            h.update("\n".join(names[i] for i in order).encode())
+            h.update(np.stack([self._valid, self._test, self._cost]).astype(np.float64)[:, order].tobytes())
+            self._table_sha256 = h.hexdigest()[:16]
+        return self._table_sha256
 
 
 def _bundled_columns(benchmark: Any, table_path: str | None) -> dict[str, tuple[str, str | None, str | None]] | None:

@@ -27,7 +27,7 @@ from nasfast.search.base import (
 from nasfast.search.proxybo import BayesianOptimization, ProxyBO, ProxyOrder, ProxyTable, WarmupBO
 from nasfast.search.random import RandomSearch
 from nasfast.search.rea import RegularizedEvolution
-from nasfast.search.runner import ResumeError, read_history, run_search, search
+from nasfast.search.runner import ResumeError, RunDirectoryInUse, read_history, run_search, search
 from nasfast.search.spaces import NB101Arch, table_candidates
 from nasfast.search.trace import HISTORY_FIELDS, REPORT_RULES, Observation, Trace
 
@@ -64,7 +64,7 @@ def build_strategy(config: dict[str, Any], candidates: Iterable[Any] | None = No
 __all__ = [
     "HISTORY_FIELDS", "REPORT_RULES", "SPACES", "SPACE_ALIASES", "STRATEGIES", "BayesianOptimization",
     "NB101Arch", "Observation", "ProxyBO", "ProxyOrder", "ProxyTable", "RandomSearch", "RegularizedEvolution",
-    "Request", "Result", "ResumeError", "SearchSpace", "SpaceExhausted", "Strategy", "Trace", "WarmupBO",
+    "Request", "Result", "ResumeError", "RunDirectoryInUse", "SearchSpace", "SpaceExhausted", "Strategy", "Trace", "WarmupBO",
     "build_strategy", "candidates_fingerprint", "canonical_space", "get_space", "read_history", "run_search",
     "search", "table_candidates",
 ]

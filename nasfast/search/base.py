@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from nasfast.evaluators.base import Request, Result, check_result
-from nasfast.validation import check_seed
+from nasfast.validation import check_positive_int, check_seed
 
 __all__ = ["SPACES", "SPACE_ALIASES", "Request", "Result", "SearchSpace", "SpaceExhausted", "Strategy",
            "canonical_space", "candidates_fingerprint", "check_seed", "get_space", "resolve_space", "space_archs", "space_name"]
@@ -154,7 +154,7 @@ class Strategy(abc.ABC):
         self.seen: set[Any] = set()
         self.history: list[tuple[Request, Result]] = []
         self._next_id = 0
-        self._told: set[int] = set()  # request ids already reported
+        self._issued: dict[int, Request] = {}  # requests asked and not told yet, by id
 
     # ---- public interface -----------------------------------------------------------------------
 
@@ -164,31 +164,40 @@ class Strategy(abc.ABC):
         return len(self.candidates) if self.candidates is not None else int(self.space.NUM_ARCHS)
 
     def ask(self, n: int = 1) -> list[Request]:
-        """Propose ``n`` architectures never proposed before; ``SpaceExhausted`` when none is left."""
-        if n < 1:
-            raise ValueError(f"ask(n) needs n >= 1, got {n}")
-        out = []
-        for _ in range(n):
-            if len(self.seen) >= self.space_size:
-                raise SpaceExhausted(f"all {self.space_size} architectures have been proposed")
-            arch = self._propose()
-            if arch in self.seen or not self.allowed(arch):
-                # a strategy bug, not a user error: repeats would silently waste budget
-                raise RuntimeError(f"{type(self).__name__} proposed {arch} twice or outside its candidates")
-            self.seen.add(arch)
-            out.append(Request(arch=arch, id=self._next_id))
-            self._next_id += 1
+        """Propose ``n`` architectures never proposed before; ``SpaceExhausted`` when fewer than ``n``
+        are left (then nothing is proposed: a batch is all or nothing)."""
+        n = check_positive_int(n, "n of ask(n)")
+        left = self.space_size - len(self.seen)
+        if n > left:
+            raise SpaceExhausted(f"asked for {n} architectures, but only {left} of the {self.space_size} "
+                                 "have not been proposed yet")
+        out: list[Request] = []
+        try:
+            for _ in range(n):
+                arch = self._propose()
+                if arch in self.seen or not self.allowed(arch):
+                    # a strategy bug, not a user error: repeats would silently waste budget
+                    raise RuntimeError(f"{type(self).__name__} proposed {arch} twice or outside its candidates")
+                self.seen.add(arch)  # at once: the next _propose of the batch must not repeat it
+                out.append(Request(arch=arch, id=self._next_id + len(out)))
+        except BaseException:
+            # a failed batch proposes nothing, so no arch is marked proposed without a request for it
+            self.seen.difference_update(r.arch for r in out)
+            raise
+        self._next_id += len(out)
+        self._issued.update((r.id, r) for r in out)
         return out
 
     def tell(self, request: Request, result: Result) -> None:
-        """Report the result of a request returned by ``ask``."""
+        """Report the result of a request returned by ``ask``, once; ``ValueError`` for any other
+        request (a told one, one never issued, or an id paired with another arch)."""
         check_result(result)
-        if request.arch not in self.seen:
-            raise ValueError(f"tell() got {request.arch}, which this strategy never asked for")
-        if request.id in self._told:
-            raise ValueError(f"tell() got request {request.id} ({request.arch}) a second time; each request "
-                             "is reported once")
-        self._told.add(request.id)
+        if self._issued.get(request.id) != request:
+            told = any(r == request for r, _ in self.history)
+            why = ("a second time; each request is reported once" if told
+                   else "which is not one of the requests ask() returned and not told yet")
+            raise ValueError(f"tell() got request {request.id} ({request.arch}) {why}")
+        del self._issued[request.id]
         self.history.append((request, result))
         self._observe(request, result)
 

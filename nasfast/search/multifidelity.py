@@ -41,9 +41,10 @@ from nasfast.search.base import (
     space_archs,
     space_name,
 )
+from nasfast.validation import check_positive_int
 
 __all__ = ["FIDELITIES", "Hyperband", "MultiFidelityEvaluator", "MultiFidelityRun", "MultiFidelityStrategy",
-           "SuccessiveHalving", "check_ratio", "check_schedule", "fidelity_columns", "hyperband_brackets",
+           "SuccessiveHalving", "check_fidelities", "check_ratio", "check_schedule", "fidelity_columns", "hyperband_brackets",
            "run_multifidelity", "sh_rungs", "rungs_cost"]
 
 #: epochs at which every arch of a bundled table has a validation accuracy
@@ -67,9 +68,12 @@ def check_schedule(schedule: Iterable[int]) -> tuple[int, ...]:
         E = tuple(schedule)
     except TypeError:
         raise ValueError(f"schedule must be a sequence of epochs, got {schedule!r}") from None
-    if not E or any(isinstance(e, bool) or int(e) != e or e < 1 for e in E):
+    try:
+        E = tuple(check_positive_int(e, "epochs") for e in E)
+    except ValueError:
+        raise ValueError(f"schedule must be non-empty positive integer epochs, got {E!r}") from None
+    if not E:
         raise ValueError(f"schedule must be non-empty positive integer epochs, got {E!r}")
-    E = tuple(int(e) for e in E)
     if any(b <= a for a, b in zip(E, E[1:])):
         raise ValueError(f"schedule must be strictly increasing (e1 < e2 < ...), got {E!r}")
     return E
@@ -132,7 +136,7 @@ class MultiFidelityEvaluator:
                  columns: dict[int, tuple[str, str | None]] | None = None) -> None:
         if observe not in OBSERVE:
             raise ValueError(f"observe must be one of {OBSERVE}, got {observe!r}")
-        self.benchmark, self.observe, self.seed = benchmark, observe, int(seed)
+        self.benchmark, self.observe, self.seed = benchmark, observe, check_seed(seed)
         self.dataset = canonical_dataset(dataset)
         cols = columns if columns is not None else fidelity_columns(benchmark.name, self.dataset)
         self.columns = {int(e): (v, t) for e, (v, t) in sorted(cols.items())}
@@ -381,10 +385,10 @@ class SuccessiveHalving(MultiFidelityStrategy):
     def __init__(self, space: SearchSpace, seed: int, candidates: Iterable[Any] | None = None,
                  schedule: Sequence[int] = FIDELITIES["nb201"], ratio: float = 0.5, n: int = 100) -> None:
         self.ratio = check_ratio(ratio)
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"successive halving n must be a positive integer, got {n!r}")
-        self.n = int(n)
+        self.n = check_positive_int(n, "successive halving n")
         super().__init__(space, seed, candidates, schedule)
+        if self.n > len(self.archs):  # else the first ask would fail, or a run dir would be left half-made
+            raise ValueError(f"successive halving n={self.n} exceeds the {len(self.archs)} candidates")
         self.counts = sh_rungs(self.n, self.ratio, len(self.schedule))
 
     def _config(self) -> dict[str, Any]:
@@ -429,14 +433,14 @@ class Hyperband(MultiFidelityStrategy):
                  schedule: Sequence[int] = FIDELITIES["nb201"], ratio: float = 0.5, scale: float = 1.0,
                  max_epochs: int | None = None) -> None:
         self.ratio = check_ratio(ratio)
-        if max_epochs is not None and (isinstance(max_epochs, bool) or int(max_epochs) != max_epochs
-                                       or max_epochs < 1):
-            raise ValueError(f"Hyperband max_epochs must be a positive integer or None, got {max_epochs!r}")
-        self.max_epochs = None if max_epochs is None else int(max_epochs)
+        self.max_epochs = None if max_epochs is None else check_positive_int(max_epochs, "Hyperband max_epochs")
         super().__init__(space, seed, candidates, schedule)
         self.brackets = hyperband_brackets(self.schedule, self.ratio, scale)
         self.scale = float(scale)
         self.costs = [rungs_cost(c, self.schedule[-len(c):]) for c in self.brackets]
+        if self.brackets[0][0] > len(self.archs):  # else the search would end at once, having done nothing
+            raise ValueError(f"Hyperband's first bracket needs {self.brackets[0][0]} archs, more than the "
+                             f"{len(self.archs)} candidates (scale={scale!r})")
         if self.max_epochs is not None and self.max_epochs < min(self.costs):
             raise ValueError(f"Hyperband max_epochs {self.max_epochs} is below its cheapest bracket "
                              f"({min(self.costs)} epochs)")
@@ -465,6 +469,16 @@ class Hyperband(MultiFidelityStrategy):
 
 # ---- driving a strategy -----------------------------------------------------------------------------------
 
+def check_fidelities(strategy: MultiFidelityStrategy, evaluator: Evaluator) -> None:
+    """``ValueError`` before anything is evaluated when ``evaluator`` has ``fidelities`` and some
+    epochs of ``strategy.schedule`` are not among them (it would fail only after a rung was paid)."""
+    fidelities = getattr(evaluator, "fidelities", None)
+    if fidelities is not None and not set(strategy.schedule) <= set(fidelities):
+        missing = sorted(set(strategy.schedule) - set(fidelities))
+        raise ValueError(f"{strategy.name} schedule {list(strategy.schedule)} asks for {missing} epochs, which the "
+                         f"evaluator cannot answer (its fidelities: {list(fidelities)})")
+
+
 @dataclass
 class MultiFidelityRun:
     """What ``run_multifidelity`` returns: the best arch at the top fidelity and its result, the
@@ -482,6 +496,7 @@ def run_multifidelity(strategy: MultiFidelityStrategy, evaluator: Evaluator) -> 
     The incumbent is the top-fidelity result with the highest observed validation accuracy; a
     result at a lower fidelity never becomes it (its accuracy is not comparable).
     """
+    check_fidelities(strategy, evaluator)
     trace: list[tuple[int, Any, Result]] = []
     top = strategy.schedule[-1]
     inc: tuple[Any, Result] | None = None

@@ -4,8 +4,9 @@ as ``nasfast.search.runner.run_search`` does for single-fidelity searches.
 A run directory holds ``config.json`` (the strategy's and evaluator's ``config()``), ``history.csv``
 (one row per (arch, epochs) result, ``MF_HISTORY_FIELDS``, flushed and fsync'd as it arrives: a
 crash loses at most the result in flight), ``result.json`` (the answer: the top-fidelity arch with
-the best observed validation accuracy, and the epochs charged) and ``trajectory.png`` (that
-incumbent's accuracy against epochs spent).
+the best observed validation accuracy, and the epochs charged), ``trajectory.png`` (that
+incumbent's accuracy against epochs spent) and ``.lock`` (held while a search runs there, as in
+``run_search``'s directories).
 
 Resuming replays ``history.csv`` through ask/tell: a strategy is a deterministic function of its
 seed and of what it was told (the ranker is seeded from the strategy), so the replay rebuilds its
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nasfast.evaluators.base import Evaluator, Result
-from nasfast.search.multifidelity import MultiFidelityStrategy
+from nasfast.search.multifidelity import MultiFidelityStrategy, check_fidelities
 from nasfast.search.runner import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -36,10 +37,9 @@ from nasfast.search.runner import (
     ResumeError,
     _normalise,
     _write_json,
-    check_resumable,
+    claim_run_directory,
     complete_lines,
     describe_best,
-    holds_a_run,
 )
 
 MF_HISTORY_FIELDS = ("step", "arch", "epochs", "valid_acc", "test_acc", "cost", "epochs_used",
@@ -69,21 +69,23 @@ def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluat
                              resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Ask, evaluate and tell until ``strategy`` is done, writing every result to ``out_dir``;
     returns ``result.json``. ``resume``: continue the run in ``out_dir`` (same configs), replaying
-    its history first; an absent or empty ``out_dir`` starts a new run."""
+    its history first; an absent or empty ``out_dir`` starts a new run. ``out_dir`` is locked while
+    the search runs (``nasfast.search.runner.claim_run_directory``)."""
     started = time.perf_counter()
     if strategy.history:
         raise ValueError("run_multifidelity_search needs a fresh strategy (it has already been asked)")
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"run directory {out} exists and is not a directory")
-    existing = holds_a_run(out)
-    if existing and not resume:
-        raise FileExistsError(f"run directory {out} is not empty; pass resume=True (--resume) to continue it, "
-                              "or choose another output directory")
+    check_fidelities(strategy, evaluator)
     config = {"strategy": strategy.config(), "evaluator": evaluator.config(), "history_columns": list(MF_HISTORY_FIELDS)}
+    with claim_run_directory(out, config, MF_HISTORY_FIELDS, resume) as existing:
+        return _run_claimed(strategy, evaluator, out, config, existing, progress, started)
+
+
+def _run_claimed(strategy: MultiFidelityStrategy, evaluator: Evaluator, out: Path, config: dict[str, Any],
+                 existing: bool, progress: bool, started: float) -> dict[str, Any]:
+    """``run_multifidelity_search`` once it holds the lock of ``out`` (``existing``: a run to continue)."""
     rows: list[dict[str, str]] = []
     if existing:
-        check_resumable(out, config)
         rows = _read(out / HISTORY_FILE)
     inc = _Incumbent(strategy.schedule[-1])
     # the plot follows the incumbent's test accuracy where the top fidelity has a test column
@@ -91,7 +93,6 @@ def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluat
     plot_test = bool(top_columns[1:] and top_columns[1])
     curve: list[tuple[int, float]] = []
     replay_hook = getattr(evaluator, "replay", None)
-    out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILE).write_text(json.dumps(_normalise(config), indent=2) + "\n")
     new_file = not rows and not ((out / HISTORY_FILE).exists() and (out / HISTORY_FILE).stat().st_size)
     from tqdm.auto import tqdm

@@ -82,6 +82,7 @@ from nasfast.evaluators.base import Result
 from nasfast.search.base import SearchSpace, resolve_space, space_name
 from nasfast.search.multifidelity import FIDELITIES, Batch, MultiFidelityStrategy, check_ratio
 from nasfast.search.proxybo import ProxyTable
+from nasfast.validation import check_positive_int
 
 __all__ = ["RANKER_DEFAULTS", "RankNOSH", "eq1_labels", "nb201_prior_table", "ranking_key",
            "select_proposals"]
@@ -257,8 +258,8 @@ class RankNOSH(MultiFidelityStrategy):
                 raise ValueError(f"rank-nosh {label} must be a number, got {value!r}")
         if not 0.0 <= exploit_fraction <= 1.0:
             raise ValueError(f"rank-nosh exploit_fraction must be in [0, 1], got {exploit_fraction!r}")
-        if not window >= 1.0:
-            raise ValueError(f"rank-nosh window must be >= 1 (the top window x K), got {window!r}")
+        if not (window >= 1.0 and math.isfinite(window)):  # inf would make ceil(window x K) overflow
+            raise ValueError(f"rank-nosh window must be >= 1 and finite (the top window x K), got {window!r}")
         self.exploit_fraction, self.window = float(exploit_fraction), float(window)
         super().__init__(space, seed, candidates, schedule)
         self.notes: list[str] = []
@@ -278,8 +279,7 @@ class RankNOSH(MultiFidelityStrategy):
         if self.pool_size < self.k_init or self.pool_size > len(self.archs):
             raise ValueError(f"rank-nosh pool_size M={self.pool_size} must be in [k_init={self.k_init}, "
                              f"{len(self.archs)} candidates]")
-        if proposal_sample is not None and (isinstance(proposal_sample, bool) or int(proposal_sample) != proposal_sample
-                                            or proposal_sample < self.k):
+        if proposal_sample is not None and check_positive_int(proposal_sample, "rank-nosh proposal_sample") < self.k:
             raise ValueError(f"rank-nosh proposal_sample must be None or an integer >= k={self.k}, got {proposal_sample!r}")
         self.proposal_sample = None if proposal_sample is None else int(proposal_sample)
         cfg = dict(RANKER_DEFAULTS)
@@ -303,10 +303,7 @@ class RankNOSH(MultiFidelityStrategy):
 
     @staticmethod
     def _count(label: str, given: int | None, default: int, minimum: int) -> int:
-        value = default if given is None else given
-        if isinstance(value, bool) or int(value) != value or value < minimum:
-            raise ValueError(f"rank-nosh {label} must be an integer >= {minimum}, got {value!r}")
-        return int(value)
+        return check_positive_int(default if given is None else given, f"rank-nosh {label}", minimum)
 
     # ---- Level-0 prior ------------------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ from nasfast.search.surrogate import (
     softmax,
 )
 from nasfast.spaces import nb201
+from nasfast.validation import check_positive_int
 
 __all__ = ["PACKAGED_TABLES", "PAPER_PROXIES", "BayesianOptimization", "ProxyBO", "ProxyOrder", "ProxyTable", "WarmupBO",
            "combined_rank", "dataset_table", "encode", "influence", "proxy_order", "temperature"]
@@ -294,9 +295,7 @@ def _check_nb201(space: SearchSpace | str, algo: str) -> SearchSpace:
 
 
 def _positive_int(algo: str, label: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{algo} {label} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_positive_int(value, f"{algo} {label}", minimum)
 
 
 class BayesianOptimization(Strategy):
@@ -412,7 +411,8 @@ class ProxyBO(BayesianOptimization):
             ``dataset_table("cifar100")``: the paper's three proxies for every arch), a proxy CSV
             path, or None / "bundled" (jacob_cov and params only).
         proxy_fingerprint: set by configs; a mismatch means the table changed (``ValueError``).
-        num_candidates, local_fraction, local_top, initial_random: candidate pool and initial design.
+        num_candidates, local_fraction, local_top, initial_random: candidate pool and initial design
+            (initial_random >= 4: the surrogate's cross-validation needs 2 folds of 2).
         tau0: initial temperature (0.05, the paper's best, proxybo-notes Fig. 2a).
         cv_folds: K of the surrogate's cross-validation (fewer while |D| < 2K).
 
@@ -433,6 +433,9 @@ class ProxyBO(BayesianOptimization):
             raise ValueError(f"proxybo tau0 must be > 0, got {tau0!r}")
         self.tau0 = float(tau0)
         self.cv_folds = _positive_int(self.name, "cv_folds", cv_folds, minimum=2)
+        if _positive_int(self.name, "initial_random", initial_random) < 4:
+            raise ValueError(f"{self.name} initial_random must be >= 4, got {initial_random!r}: the first ranked step "
+                             "cross-validates the surrogate on the initial design, which needs 2 folds of 2")
         super().__init__(space, seed, candidates, num_candidates, local_fraction, local_top, initial_random)
         self._diagnostics: list[dict[str, Any]] = []
 

@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from nasfast.search.base import Request, Result, SearchSpace, Strategy
+from nasfast.validation import check_positive_int
 
 
 class RegularizedEvolution(Strategy):
@@ -71,14 +72,18 @@ class RegularizedEvolution(Strategy):
         tournament: int = 3,
         max_mutation_tries: int = 100,
     ) -> None:
-        for label, value in (("population", population), ("tournament", tournament),
-                             ("max_mutation_tries", max_mutation_tries)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"REA {label} must be a positive integer, got {value!r}")
+        self.population_size = check_positive_int(population, "REA population")
+        self.tournament_size = check_positive_int(tournament, "REA tournament")
+        self.max_mutation_tries = check_positive_int(max_mutation_tries, "REA max_mutation_tries")
         super().__init__(space, seed, candidates)
-        self.population_size = int(population)
-        self.tournament_size = int(tournament)
-        self.max_mutation_tries = int(max_mutation_tries)
+        can_mutate = getattr(self.space, "can_mutate", None)
+        if can_mutate is not None and self.candidates is not None:
+            # refuse now, not after the first P evaluations have been spent
+            stuck = [a for a in self.candidates if not can_mutate(a)]
+            if stuck:
+                raise ValueError(f"REA mutates its parents' graphs, but {len(stuck)} of the {len(self.candidates)} "
+                                 f"candidates are known only by their fingerprint (e.g. {stuck[0]}), which the bundled "
+                                 "table does not hold; give the table's arch column as graphs, or use random search")
         #: (arch, valid_acc) of the living members, oldest first
         self.population: deque[tuple[Any, float]] = deque()
         self._random_asked = 0
@@ -106,8 +111,8 @@ class RegularizedEvolution(Strategy):
 
     def _observe(self, request: Request, result: Result) -> None:
         acc = float(result.valid_acc)
-        # a failed evaluation (NaN) must never win a tournament; NaN compares False with everything
-        self.population.append((request.arch, -math.inf if math.isnan(acc) else acc))
+        # a failed evaluation (NaN, or an inf no real accuracy is) must never win a tournament
+        self.population.append((request.arch, acc if math.isfinite(acc) else -math.inf))
         if len(self.population) > self.population_size:
             self.population.popleft()
 

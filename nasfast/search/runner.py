@@ -8,6 +8,10 @@ A run directory holds:
   reporting rule;
 - ``history.csv``: one row per evaluation (``HISTORY_FIELDS``), appended, flushed and fsync'd as
   each result arrives, so a crash loses at most the evaluation in flight;
+- ``.lock``: locked (``fcntl.flock``) while a search runs in the directory, so a second search on it
+  (``make search`` twice, a resume while the first run is still going) is refused instead of
+  appending to the same history. It stays behind when the run ends (removing it could race with
+  the next search taking it), holding the pid of the last search, and is never a run's content;
 - ``result.json``: the best arch by validation, its accuracies, what the reporting rule reports,
   the columns used and the wall time (written at the end). When the evaluator's config names no
   test column (``columns.test`` is null: the NB-101 and NB-301 tables), the test fields are null
@@ -24,7 +28,9 @@ evaluating anything, and the continued run equals an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import json
 import math
@@ -32,6 +38,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,23 +46,29 @@ from nasfast.evaluators.base import Evaluator, Result
 from nasfast.evaluators.tabular import NO_TEST_COLUMN
 from nasfast.search.base import Strategy
 from nasfast.search.trace import HISTORY_FIELDS, Observation, Trace, check_report_rule, same_observation
+from nasfast.validation import check_positive_int
 
 NO_INCUMBENT = ("no evaluation returned a finite validation accuracy, so there is no best architecture "
                 "(is the validation column empty or NaN for these archs?)")
 CONFIG_FILE, HISTORY_FILE, RESULT_FILE, PLOT_FILE = "config.json", "history.csv", "result.json", "trajectory.png"
+LOCK_FILE = ".lock"
 
 
 class ResumeError(RuntimeError):
     """A run directory cannot be continued with the given strategy/evaluator."""
 
 
-def _check_budget(strategy: Strategy, budget: int) -> None:
-    if isinstance(budget, bool) or int(budget) != budget or budget < 1:
-        raise ValueError(f"budget must be a positive integer, got {budget!r}")
+class RunDirectoryInUse(RuntimeError):
+    """Another search holds the lock of the run directory."""
+
+
+def _check_budget(strategy: Strategy, budget: int) -> int:
+    budget = check_positive_int(budget, "budget")
     if budget > strategy.space_size:
         where = ("candidate archs (rows of the table searched)" if strategy.candidates is not None
                  else "archs in the search space")
         raise ValueError(f"budget {budget} exceeds the {strategy.space_size} {where}")
+    return budget
 
 
 def step(strategy: Strategy, evaluator: Evaluator, trace: Trace) -> Observation:
@@ -76,7 +89,7 @@ def search(strategy: Strategy, evaluator: Evaluator, budget: int) -> Trace:
         >>> search(RandomSearch(nb201, seed=0), toy, budget=5).report()["rule"]
         'incumbent'
     """
-    _check_budget(strategy, budget)
+    budget = _check_budget(strategy, budget)
     trace = Trace()
     for _ in range(budget):
         step(strategy, evaluator, trace)
@@ -127,22 +140,76 @@ def complete_lines(path: Path) -> bytes:
     return data
 
 
-def holds_a_run(out: Path) -> bool:
-    """Whether run directory ``out`` holds anything a new run would lose. A directory holding only
-    the ``config.json`` and a header-only ``history.csv`` of a run that failed before its first
-    observation (a bad evaluator, a typo in an option) does not: those two are removed and the
-    directory counts as empty, so the corrected command needs no ``--resume``."""
+def holds_a_run(out: Path, fields: tuple[str, ...], clear: bool = True) -> bool:
+    """Whether run directory ``out`` holds anything a new run would lose (``LOCK_FILE`` aside).
+
+    It does not when it holds only what a run of this kind (history columns ``fields``) leaves when
+    it fails before its first observation (a bad evaluator, a typo in an option): a ``config.json``
+    that is a search config with those history columns, and no ``history.csv`` or one holding only
+    their header. With ``clear``, those files are removed, so the corrected command needs no
+    ``--resume``; anything else (another tool's config.json, a history with a row) is never removed.
+    """
     if not out.is_dir():
         return False
-    names = {p.name for p in out.iterdir()}
+    names = {p.name for p in out.iterdir()} - {LOCK_FILE}
     if not names:
         return False
-    history = out / HISTORY_FILE
-    if not names <= {CONFIG_FILE, HISTORY_FILE} or complete_lines(history).count(b"\n") > 1:
+    if CONFIG_FILE not in names or not names <= {CONFIG_FILE, HISTORY_FILE}:
         return True
-    for name in names:  # an aborted start: nothing observed
-        (out / name).unlink()
+    try:
+        config = read_run_config(out)
+    except ResumeError:
+        return True  # not ours: keep it
+    header = (",".join(fields) + "\n").encode()
+    history = out / HISTORY_FILE
+    if config.get("history_columns") != list(fields) or (history.exists() and history.read_bytes() != header):
+        return True
+    if clear:
+        for name in names:  # an aborted start: nothing observed
+            (out / name).unlink()
     return False
+
+
+@contextlib.contextmanager
+def claim_run_directory(out: Path, config: dict[str, Any], fields: tuple[str, ...], resume: bool) -> Iterator[bool]:
+    """Create run directory ``out`` if needed and hold its ``LOCK_FILE`` (an exclusive ``flock``,
+    released when the block ends or the process dies) for the block; yields whether it holds a run
+    to continue (``holds_a_run``, whose leftovers of an aborted start are cleared under the lock).
+
+    ``FileExistsError`` when it holds a run and not ``resume``, ``ResumeError`` when that run's
+    config differs from ``config``, ``RunDirectoryInUse`` when another search holds the lock. A
+    directory refused for its contents is refused before the lock file is created: left untouched.
+    """
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"run directory {out} exists and is not a directory")
+    _check_contents(out, config, fields, resume, clear=False)
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise RunDirectoryInUse(f"run directory {out} is in use by another search (pid {holder}); wait for it "
+                                    "to finish, or choose another output directory") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # only for the message above
+        # again under the lock: another search may have written to the directory since the first look
+        yield _check_contents(out, config, fields, resume, clear=True)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _check_contents(out: Path, config: dict[str, Any], fields: tuple[str, ...], resume: bool, clear: bool) -> bool:
+    existing = holds_a_run(out, fields, clear=clear)
+    if existing and not resume:
+        raise FileExistsError(
+            f"run directory {out} is not empty; pass resume=True (--resume) to continue that run, "
+            "or choose another output directory"
+        )
+    if existing:
+        check_resumable(out, config)
+    return existing
 
 
 def read_run_config(out: Path) -> dict[str, Any]:
@@ -167,9 +234,16 @@ def check_resumable(out: Path, config: dict[str, Any]) -> None:
         raise ResumeError(f"cannot resume {out}: it has no {CONFIG_FILE} (not a nasfast run directory?)")
     saved = read_run_config(out)
     for key in ("strategy", "evaluator"):
-        if saved.get(key) != _normalise(config[key]):
-            raise ResumeError(f"cannot resume {out}: its {key} config {saved.get(key)} differs from the given "
-                              f"{_normalise(config[key])}")
+        given, was = _normalise(config[key]), saved.get(key)
+        if key == "evaluator" and isinstance(was, dict) and "table_sha256" not in was:
+            given.pop("table_sha256", None)  # a run started before the hash was stored
+        if was == given:
+            continue
+        if key == "evaluator" and isinstance(was, dict) and {**was, "table_sha256": None} == {**given, "table_sha256": None}:
+            raise ResumeError(f"cannot resume {out}: the table {given.get('table')} changed since the run started "
+                              "(its table_sha256 differs), so the continued run would search another table; "
+                              "start a new run directory")
+        raise ResumeError(f"cannot resume {out}: its {key} config {was} differs from the given {given}")
 
 
 def read_history(path: Path) -> list[Observation]:
@@ -270,7 +344,8 @@ def run_search(
         evaluator: answers each request (``TabularEvaluator``, or any callable).
         budget: total number of distinct evaluations of the run (including resumed ones).
         out_dir: the run directory. It must be absent or empty unless ``resume`` (the files of a
-            run that failed before its first observation count as empty: ``holds_a_run``).
+            run that failed before its first observation count as empty: ``holds_a_run``). It is
+            locked while the search runs: a second search on it raises ``RunDirectoryInUse``.
         resume: continue the run in ``out_dir``: its config must match the strategy's and the
             evaluator's, and its history is replayed through ``strategy`` before new evaluations.
             An absent or empty ``out_dir`` simply starts a new run. The budget and the reporting
@@ -280,13 +355,10 @@ def run_search(
     """
     started = time.perf_counter()
     check_report_rule(report_rule)
-    _check_budget(strategy, budget)
+    budget = _check_budget(strategy, budget)
     if strategy.history or strategy.seen:
         raise ValueError("run_search needs a fresh strategy (it has already been asked)")
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"run directory {out} exists and is not a directory")
-    existing = holds_a_run(out)
     config = {
         "strategy": _config_of(strategy),
         "evaluator": _config_of(evaluator),
@@ -298,20 +370,21 @@ def run_search(
     if not has_test and report_rule != "incumbent":
         raise ValueError(f"report rule {report_rule!r} needs test accuracies, and the evaluator has "
                          f"{NO_TEST_COLUMN}; use the default rule 'incumbent'")
+    with claim_run_directory(out, config, HISTORY_FIELDS, resume) as existing:
+        return _run_claimed(strategy, evaluator, budget, out, config, existing, progress, report_rule, started)
+
+
+def _run_claimed(strategy: Strategy, evaluator: Evaluator, budget: int, out: Path, config: dict[str, Any],
+                 existing: bool, progress: bool, report_rule: str, started: float) -> dict[str, Any]:
+    """``run_search`` once it holds the lock of ``out`` (``existing``: it holds a run to continue)."""
+    has_test = _has_test_column(config["evaluator"])
     rows: list[Observation] = []
-    if existing and not resume:
-        raise FileExistsError(
-            f"run directory {out} is not empty; pass resume=True (--resume) to continue that run, "
-            "or choose another output directory"
-        )
     if existing:
-        check_resumable(out, config)
         rows = read_history(out / HISTORY_FILE)
         if len(rows) > budget:
             raise ValueError(f"{out} already holds {len(rows)} evaluations, more than the budget {budget}")
     trace = Trace()
-    _replay(strategy, evaluator, rows, trace)  # before touching the directory: it may refuse
-    out.mkdir(parents=True, exist_ok=True)
+    _replay(strategy, evaluator, rows, trace)  # before writing anything: it may refuse
     _write_json(out / CONFIG_FILE, config)
     writer = _HistoryWriter(out / HISTORY_FILE, write_header=not rows and not _has_header(out / HISTORY_FILE))
     from tqdm.auto import tqdm

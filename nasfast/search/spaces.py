@@ -77,6 +77,12 @@ class NB101Arch:
             self._spec = built if isinstance(built, nb101.Spec) else None
         return self._spec  # type: ignore[return-value]
 
+    def has_spec(self) -> bool:
+        """Whether ``spec`` is not None, told without building the graph where that is cheap (the
+        rows of a table, a cell of the bundled table)."""
+        known = getattr(self._spec, "known", None)
+        return known() if known is not None else self.spec is not None
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, NB101Arch):
             return NotImplemented
@@ -93,7 +99,8 @@ class NB101Arch:
 
 
 class _RowSpec:
-    """The ``Spec`` of one row of a table, fetched when first needed (a callable for ``NB101Arch``)."""
+    """The ``Spec`` of one row of the bundled table, built when first needed (a callable for
+    ``NB101Arch``)."""
 
     __slots__ = ("archs", "row")
 
@@ -103,15 +110,28 @@ class _RowSpec:
     def __call__(self) -> Any:
         return self.archs[self.row]
 
+    def known(self) -> bool:
+        return True  # every row of the bundled table is a graph
 
-def _bundled_nb101_spec(key: str) -> Callable[[], Any]:
-    def build() -> Any:
+
+class _BundledSpec:
+    """The ``Spec`` of a cell known by its fingerprint, from the bundled table if it holds it."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self) -> Any:
         from nasfast import tabular
 
         bench = tabular.load("nb101")
-        return bench.archs()[int(bench.rows(key)[0])] if bench.contains(key) else None
+        return bench.archs()[int(bench.rows(self.key)[0])] if bench.contains(self.key) else None
 
-    return build
+    def known(self) -> bool:
+        from nasfast import tabular
+
+        return tabular.load("nb101").contains(self.key)
 
 
 class NB101SearchSpace:
@@ -138,7 +158,7 @@ class NB101SearchSpace:
         when it holds it) or JSON ``{"matrix": [[...]], "ops": [...]}``."""
         text = text.strip()
         if _HEX32.match(text.lower()):
-            return NB101Arch(text, _bundled_nb101_spec(text.lower()))
+            return NB101Arch(text, _BundledSpec(text.lower()))
         import json
 
         try:
@@ -174,9 +194,19 @@ class NB101SearchSpace:
                                   "(candidates=nasfast.search.table_candidates(space, benchmark))")
 
     def table_candidates(self, benchmark: Any) -> list[NB101Arch]:
-        """One ``NB101Arch`` per row of an NB-101 table, without building 30k graphs up front."""
-        archs = benchmark.archs()
-        return [NB101Arch(key, _RowSpec(archs, row)) for row, key in enumerate(_row_keys(benchmark))]
+        """One ``NB101Arch`` per row of an NB-101 table, without building 30k graphs up front. A row
+        of a user's table given by its fingerprint alone takes its graph from the bundled table,
+        when that holds the cell (as ``parse`` does)."""
+        from nasfast.tabular.bundled import LazyArchs
+
+        archs, keys = benchmark.archs(), _row_keys(benchmark)
+        if isinstance(archs, LazyArchs):  # the bundled table: graphs built when first needed
+            return [NB101Arch(key, _RowSpec(archs, row)) for row, key in enumerate(keys)]
+        return [NB101Arch(key, a if isinstance(a, nb101.Spec) else _BundledSpec(key)) for key, a in zip(keys, archs)]
+
+    def can_mutate(self, arch: Any) -> bool:
+        """Whether ``mutate`` can take ``arch`` (its graph is known), without building the graph."""
+        return self.as_arch(arch).has_spec()
 
     def __repr__(self) -> str:
         return "NB101_SEARCH_SPACE"

@@ -103,10 +103,11 @@ class Trace:
         valid, test, cost = float(result.valid_acc), float(result.test_acc), float(result.cost)
         if not math.isnan(cost):
             self.cumulative_cost += cost
-        # strict '>' keeps the first arch on ties; NaN (a failed evaluation) never becomes incumbent
-        if not math.isnan(valid) and (self._inc is None or valid > self._inc[1]):
+        # strict '>' keeps the first arch on ties; NaN or +-inf (a failed evaluation, as BO and the
+        # multi-fidelity runner read it) never becomes incumbent
+        if math.isfinite(valid) and (self._inc is None or valid > self._inc[1]):
             self._inc = (arch_s, valid, test)
-        if not math.isnan(test) and (self._best_test is None or test > self._best_test[1]):
+        if math.isfinite(test) and (self._best_test is None or test > self._best_test[1]):
             self._best_test = (arch_s, test)
         inc = self._inc or ("", math.nan, math.nan)
         obs = Observation(
