@@ -82,3 +82,20 @@ def test_paper_schedule_rows_are_kept_apart(tmp_path):
     assert summary is not None
     with pytest.raises(ValueError, match="schedule must be"):
         landmark.run(tmp_path, quick=True, seeds=1, schedule="cosine", echo=lambda s: None)
+
+
+def test_table_reports_the_pick_in_the_papers_metric(quick_out):
+    """Table 1's Mean / Best Acc. are CIFAR-10 test accuracies: its Best Rank values are ranks in that column."""
+    from nasfast import tabular
+
+    assert [landmark._rank(a) for a in (92.30, 92.53)] == [3381, 2563]  # paper: 3383, 2557
+    out, summary, _ = quick_out
+    got = rows(out / "results.csv")
+    bench = tabular.load("nb201")
+    for variant in landmark.VARIANTS:
+        archs = [r["found_arch"] for r in got if r["variant"] == variant]
+        cell = summary["cells"][variant]
+        assert cell["found_test_acc"] == pytest.approx(bench.query(archs, "cifar10/acc/test/200ep").mean())
+        assert cell["best_test_rank"] == landmark._rank(cell["best_test_acc"])
+    assert "`cifar10/acc/test/200ep`" in (out / "table.md").read_text()
+    assert all(r["config"].endswith(landmark.TRAINER_VERSION) for r in got)
