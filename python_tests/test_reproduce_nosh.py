@@ -36,7 +36,11 @@ def test_quick_run_writes_every_file(quick_out):
     assert {r["dataset"] for r in rows} == {"cifar10"} and {r["mode"] for r in rows} == {"quick"}
     by = {(r["method"], int(r["seed"])): r for r in rows}
     assert all(math.isfinite(float(r["test_acc"])) and 80 < float(r["valid_acc"]) < 100 for r in rows)
-    assert int(by["rs", 0]["epochs"]) == nosh.QUICK["full_archs"] * 200  # full-training charge
+    # charged the fidelity observed (RANK-NOSH Table 2's budgets: 1,200 = 100 x 12 on C10): rs / rea observe
+    # the 12-epoch table on C10 (arch2vec's rule), rea-full the 200-epoch one (issue 7's yardstick)
+    assert int(by["rs", 0]["epochs"]) == int(by["rea", 0]["epochs"]) == nosh.QUICK["full_archs"] * 12
+    assert int(by["rea-full", 0]["epochs"]) == nosh.QUICK["full_archs"] * 200
+    assert summary["acceptance"]["cifar10"]["rea_budget"] == nosh.QUICK["full_archs"] * 200
     # quick pool 60: 20 archs to 12 epochs, then ceil(r x 20) on to 200 (nosh_budget, cumulative rounding):
     # 3 at our NB201 r = 0.15, 10 at the paper's r = 1/2
     assert int(by["rank-nosh", 0]["epochs"]) == nosh.nosh_budget((12, 200), 60, ratio=0.15) == 20 * 12 + 3 * 188
