@@ -98,6 +98,13 @@ def test_bad_arguments(tmp_path):
         bad = nasfast("reproduce", *argv, "--out", str(tmp_path / "x"), check=False)
         assert bad.returncode == 2 and f"{opt} does not apply to reproduce {argv[0]}" in bad.stderr
         assert not (tmp_path / "x").exists()
+    # counts are positive: 0 once passed as "not given" (0 == False) and nosh wrote a "0 seeds" table
+    for argv, opt in ((["nosh-nb201", "--quick", "--seeds", "0"], "--seeds"),
+                      (["proxybo-nb201", "--workers", "0"], "--workers"),
+                      (["proxies-nb201", "--limit", "0"], "--limit")):
+        bad = nasfast("reproduce", *argv, "--out", str(tmp_path / "x"), check=False)
+        assert bad.returncode == 2 and f"{opt}: expected a positive integer, got 0" in bad.stderr
+        assert not (tmp_path / "x").exists()
 
 
 def test_results_of_another_experiment_are_refused(tmp_path):
@@ -162,6 +169,16 @@ def test_reproduce_proxybo_nb201_quick_resumes(tmp_path):
     assert lines[0].startswith("proxybo-nb201: 0 run(s) to do")
     with pytest.raises(ValueError, match="unknown method 'ga'"):
         proxybo.run(tmp_path, quick=True, methods=["ga"], echo=lambda s: None)
+
+
+def test_reproduce_proxybo_resumes_after_a_kill_before_its_first_row(tmp_path):
+    from nasfast.reproduce import proxybo
+
+    (tmp_path / "results.csv").write_bytes(b"")  # what a kill during the first search leaves
+    proxybo.run(tmp_path, quick=True, budget=6, seeds=1, methods=["rs"], progress=False, echo=lambda s: None)
+    with open(tmp_path / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["method"], r["seed"]) for r in rows] == [("rs", "0")]
 
 
 def test_reproduce_proxybo_negated_proxies_order_the_space_backwards():

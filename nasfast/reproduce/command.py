@@ -31,7 +31,8 @@ def check_options(args: argparse.Namespace) -> None:
     from nasfast.cli import CLIError
 
     for opt, experiments in _APPLIES.items():
-        if args.experiment not in experiments and getattr(args, opt) not in (None, False):
+        value = getattr(args, opt)  # `is`, not `in (None, False)`: 0 == False would pass as "not given"
+        if args.experiment not in experiments and value is not None and value is not False:
             raise CLIError(f"--{opt.replace('_', '-')} does not apply to reproduce {args.experiment} "
                            f"(it applies to {' / '.join(experiments)})")
 
@@ -46,8 +47,12 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
                     "OUT/table.md (ours beside the paper's), OUT/summary.json and OUT/tau.png.")
     p.add_argument("experiment", choices=sorted([*EXPERIMENTS, "proxies-nb201", "proxybo-nb201", "nosh-nb201", "nosh-nb101", "landmark-nb201"]))
     p.add_argument("--out", type=Path, help="output directory (default runs/reproduce-<experiment>[-quick])")
-    p.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default 3, proxybo-nb201 30; 2 with --quick)")
-    p.add_argument("--epochs", type=int, help="training epochs (default 200, the paper's; 2 with --quick)")
+    p.add_argument("--seeds", type=positive_int,
+                   help="number of seeds, 0..N-1 (default 3; proxybo-nb201 30, nosh-nb201 / nosh-nb101 10; 2 with "
+                        "--quick)")
+    p.add_argument("--epochs", type=positive_int,
+                   help="training epochs (default 200, the paper's; landmark-nb201 30, the CPU-sized "
+                        "configuration (paper 400); 2 with --quick)")
     p.add_argument("--counts", type=float, nargs="+",
                    help="training-set sizes: numbers of archs for gates-nb101 (default 190 381 1906 3812 "
                         "19063), percentages of the 7,813-arch half for gates-nb201 (default 1 10 50 100)")
@@ -57,23 +62,25 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
                    help="tiny network, 2 counts, 2 seeds, 2 epochs: every code path in seconds (for CI)")
     p.add_argument("--device", help="gates-nb101 / gates-nb201: torch device to train on (default cpu)")
     p.add_argument("--threads", type=positive_int,
-                   help="torch CPU threads (default: torch's; 1 with --quick); 1 is often faster on a busy machine")
+                   help="torch CPU threads (default: torch's; 1 for landmark-nb201 and for gates-nb101 / gates-nb201 "
+                        "with --quick); 1 is often faster on a busy machine")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per run instead)")
     p.add_argument("--report-only", action="store_true",
                    help="gates-nb101 / gates-nb201: write the table from OUT/results.csv and run nothing (a "
                         "missing cell shows as not run)")
     p.add_argument("--schedule", choices=("reference", "paper"),
                    help="landmark-nb201: lambda schedule (default reference: the code's; paper: Eq. 7 as written)")
-    p.add_argument("--budget", type=int, help="proxybo-nb201: distinct evaluations per search (default 200)")
-    p.add_argument("--workers", type=int, help="proxybo-nb201: searches run in parallel processes (default 1)")
+    p.add_argument("--budget", type=positive_int, help="proxybo-nb201: distinct evaluations per search (default 200)")
+    p.add_argument("--workers", type=positive_int, help="proxybo-nb201: searches run in parallel processes (default 1)")
     p.add_argument("--methods", nargs="+", metavar="METHOD",
                    help="proxybo-nb201: only these methods (default all; the rest can be added later into the same --out)")
     p.add_argument("--datasets", nargs="+", metavar="DATASET",
                    help="proxybo-nb201: only these NB201 heads (default all three; a later run with the same --out "
                         "and all three reuses these runs)")
     p.add_argument("--sweep", action="store_true",
-                   help="nosh-nb201 / nosh-nb101: also run RANK-NOSH Table 7's r and schedule variants (cifar10)")
-    p.add_argument("--baseline-seeds", type=int,
+                   help="nosh-nb201 / nosh-nb101: also run RANK-NOSH Table 7's variants on cifar10 (nb201: r and the "
+                        "Level-0 prior; nb101: r and the schedule)")
+    p.add_argument("--baseline-seeds", type=positive_int,
                    help="nosh-nb201 / nosh-nb101: RS and REA seeds (default 100: their means are the targets)")
     p.add_argument("--limit", type=positive_int, help="proxies-nb201: compute at most this many archs per table (a prefix of "
                                              "its order: NASLib's 725 first, then seeded random)")

@@ -329,6 +329,8 @@ def run(out: str | Path, *, space: str = "nb201", quick: bool = False, seeds: in
     mode = "quick" if quick else "full"
     n_seeds = seeds if seeds is not None else (QUICK["seeds"] if quick else DEFAULT_SEEDS)
     seed_list = list(range(n_seeds)) if isinstance(n_seeds, int) else [int(s) for s in n_seeds]
+    if not seed_list or (isinstance(n_seeds, int) and n_seeds < 1):  # 0 would write an empty "0 seeds" table
+        raise ValueError(f"seeds must be >= 1 or a non-empty list, got {seeds!r}")
     n_base = baseline_seeds if baseline_seeds is not None else (0 if quick else BASELINE_SEEDS)
     base_seeds = sorted(set(seed_list) | set(range(n_base)))
     datasets = tuple(datasets) if datasets is not None else (QUICK["datasets"] if quick else DATASETS[space])
@@ -439,7 +441,8 @@ def markdown(summary: dict[str, Any]) -> str:
              "final validation and test accuracy. Paper: RANK-NOSH (Wang et al., ICCV 2021) Table 2 (NB201) / "
              "Table 4 (NB101); 'notes §3' = RS/REA reproduced from the bundled data (the targets issue 7 cites).", ""]
     if summary["mode"] == "quick":
-        lines += ["*Quick mode: tiny ranker, small pools, 2 seeds: a smoke test, not a result.*", ""]
+        lines += [f"*Quick mode: tiny ranker, small pools, {summary['seeds']} seed(s): a smoke test, not a "
+                  "result.*", ""]
     table = "Table 2" if space == "nb201" else "Table 4"
     for d in summary["datasets"]:
         lines += [f"## {d}", "",

@@ -75,7 +75,7 @@ CURVES, PLOT = "curves.jsonl", "curves.png"
 
 
 def _done(path: Path) -> set[tuple[str, str, int, int]]:
-    if not path.exists():
+    if not path.exists() or path.stat().st_size == 0:  # empty: a run killed before its first row
         return set()
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
@@ -185,7 +185,7 @@ def run(out: str | Path, *, seeds: int | None = None, budget: int | None = None,
     echo(f"proxybo-nb201: {len(todo)} run(s) to do, {len(done)} row(s) already in {results}")
     from tqdm.auto import tqdm
 
-    new = not results.exists()
+    new = not results.exists() or results.stat().st_size == 0
     # spawn, not fork: a forked child of a process whose OpenMP pool is running can hang
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             if workers > 1 and len(todo) > 1 else None)
