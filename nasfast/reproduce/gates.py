@@ -34,7 +34,7 @@ def _row(*taus: float) -> dict[float, float]:
 #: encoder table (rows "GATES", "MLP [21]", "GCN (global node) [20]"; all trained with the hinge
 #: loss) and loss table (rows "Pairwise (BCE)", "Pairwise (Comparator)", "Listwise (ListMLE)",
 #: "Regression (MSE) + GATES"; its "Pairwise (Hinge)" row equals the encoder table's GATES row).
-#: REFERENCES A1.8 quotes other values for GATES + regression (0.6440 / 0.6904 / ..., marked
+#: REFERENCES D (GATES) quotes other values for GATES + regression (0.6440 / 0.6904 / ..., marked
 #: "less sure"); we use the slide table, which is the paper's Table.
 NB101_PAPER_TAU: dict[str, dict[float, float]] = {
     "gates+hinge": _row(0.7634, 0.7789, 0.8434, 0.8594, 0.8841),
@@ -55,7 +55,7 @@ NB101_PAPER_NK = (
 NB201_PAPER_NK = (
     "paper N@5 / N@10 on NB201 (slides' N@K table, 7,812 test archs): GATES 1 / 1 with a ranking loss "
     "and 1 / 1 with regression; MLP 7 / 7 ranking, 1538 / 224 regression",
-    "paper NB201 Kendall tau table: not recovered (REFERENCES A1.8), so no paper tau is shown for NB201",
+    "paper NB201 Kendall tau table: not recovered (REFERENCES D), so no paper tau is shown for NB201",
 )
 
 CONFIG_LABELS = {

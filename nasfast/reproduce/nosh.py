@@ -21,7 +21,8 @@ Methods (``METHODS``):
 - ``nosh-no-level0``: ``rank-nosh`` without Level 0 (``prior=None``; issue 7 acceptance 2).
 - ``nosh-no-ranker``: ``rank-nosh`` with uniformly random proposals (``ranker=None``; acceptance 2).
 - ``sh``: uniform successive halving (neither Level 0 nor ranker): the archs ``rank-nosh`` trains to
-  e1 (ceil(M / 3)), its move ratio r, so both spend the same epochs.
+  e1 (ceil(M / 3)), its move ratio r, so both spend about the same epochs (SH keeps floor(n r^i) archs,
+  ``nosh_budget`` rounds up: 5,936 vs 6,124 on NB201, 2,264 vs 2,336 on NB101, 3 % less for SH).
 - ``hyperband``: Hyperband, r = 1/2, brackets cycled while they fit in ``rank-nosh``'s nominal budget
   (``nosh_budget``), so the two compare at about equal epochs (our choice: one Hyperband iteration
   on E = (12, 200) would train only 4 archs).
