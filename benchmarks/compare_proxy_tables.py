@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from nasfast.metrics import spearman
-from nasfast.proxies.table import read_table
+from nasfast.proxies.table import bundled_files, read_table
 from nasfast.reproduce.proxies import VALID_COLUMN
 from nasfast.tabular import load
 
@@ -23,7 +23,8 @@ from nasfast.tabular import load
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("table")
-    ap.add_argument("--against", default="nasfast/data/proxies/nb201_cifar10.csv.gz")
+    ap.add_argument("--against", default=str(bundled_files("nb201_cifar10")[0]),
+                    help="reference table (default: the shipped CPU cifar10 table)")
     ap.add_argument("--dataset", default="cifar10", choices=sorted(VALID_COLUMN))
     args = ap.parse_args()
     new, ref = read_table(args.table), read_table(args.against)

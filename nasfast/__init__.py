@@ -1,7 +1,7 @@
 """nasfast: ranking-based neural architecture search with a compiled C++/CUDA core.
 
 ``nasfast.GATESPredictor`` is importable from here (loaded on first use, so ``import nasfast``
-stays light). Searches are ``nasfast.search.search``, the spaces ``nasfast.spaces.{nb201,nb101,darts}``,
+stays light). Searches run with ``nasfast.search.run_search`` (a resumable run directory), the spaces ``nasfast.spaces.{nb201,nb101,darts}``,
 the benchmark tables ``nasfast.tabular``, the zero-cost proxies ``nasfast.proxies``.
 """
 

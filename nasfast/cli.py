@@ -1,7 +1,6 @@
-"""The ``nasfast`` command line: ``nasfast info`` and ``nasfast search``.
-
-``score``, ``proxies`` and ``reproduce`` will join as further subcommands (one ``_add_<name>``
-function and one ``_cmd_<name>`` function each).
+"""The ``nasfast`` command line: ``info`` and ``search`` here; ``train-predictor`` / ``score``
+(``predictor_commands``), ``proxies`` (``proxy_commands``), the multi-fidelity ``search --algo``
+(``multifidelity_commands``) and ``reproduce`` (``reproduce.command``) in modules of their own.
 """
 
 from __future__ import annotations

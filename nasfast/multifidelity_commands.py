@@ -80,8 +80,13 @@ def cmd_mf_search(args: argparse.Namespace) -> int:
         return 1
     test = result["best_test_acc"]
     valid_col, test_col = evaluator.columns[strategy.schedule[-1]]
-    print(f"validation accuracy: {result['best_valid_acc']:.2f} %  ({valid_col}, observed at "
-          f"{strategy.schedule[-1]} epochs)")
+    seed_mean = float(bench.query([result["best_arch"]], valid_col)[0])
+    if abs(seed_mean - result["best_valid_acc"]) > 1e-9:  # the search saw one random seed's run, not the mean
+        print(f"validation accuracy: {result['best_valid_acc']:.2f} %  (one seed of {valid_col}, observed at "
+              f"{strategy.schedule[-1]} epochs; the column's seed mean: {seed_mean:.2f} %)")
+    else:
+        print(f"validation accuracy: {result['best_valid_acc']:.2f} %  ({valid_col}, observed at "
+              f"{strategy.schedule[-1]} epochs)")
     # name the column: on cifar10 it is the 50k-trained runs' test set, not TabularEvaluator's cifar10-valid one
     print(f"test accuracy:       {'none (no test column in this table)' if test != test else f'{test:.2f} %  ({test_col})'}")
     print(f"epochs charged:      {result['epochs']} ({result['results']} results)")

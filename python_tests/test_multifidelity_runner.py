@@ -121,6 +121,11 @@ def test_cli_multifidelity_search_and_resume(tmp_path, capsys):
     assert main(["search", "--algo", "sh", "--archs", "8", "--ratio", "0.25", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert f"epochs charged:      {8 * 12 + 2 * 188} (10 results)" in printed  # 8 at 12 epochs, 2 on to 200
+    # the search observed one seed's run: the printed value says so, beside the column's seed mean
+    result = json.loads((out / "result.json").read_text())
+    mean = tabular.load("nb201").query([result["best_arch"]], "cifar10-valid/acc/valid/200ep")[0]
+    assert f"(one seed of cifar10-valid/acc/valid/200ep, observed at 200 epochs; the column's seed mean: {mean:.2f} %)" \
+        in printed and result["best_valid_acc"] != mean
     before = (out / "history.csv").read_text()
     (out / "history.csv").write_text("".join(before.splitlines(keepends=True)[:4]))
     assert main(["search", "--resume", "--out", str(out), "--no-progress"]) == 0  # the algo comes from config.json

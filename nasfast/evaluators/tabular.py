@@ -16,8 +16,8 @@ baselines we reproduce sit near 9 % error, which only the 25k-trained runs give 
 
 The other bundled tables have CIFAR-10 only and no test column (``BUNDLED_COLUMNS``):
 
-- ``nb101`` (30,001-arch subset): select on ``cifar10/acc/valid/108ep`` (one 108-epoch run), cost
-  ``cifar10/train_time/108ep``;
+- ``nb101`` (30,001-arch subset): select on ``cifar10/acc/valid/108ep`` (one value per arch: like
+  the best of NB101's 3 repeats, PROVENANCE.md), cost ``cifar10/train_time/108ep``;
 - ``nb301`` (725 genotypes): select on ``cifar10/surrogate_acc``, NAS-Bench-301's *surrogate
   prediction* of validation accuracy, not a trained value (said in ``notes``); no cost column.
 

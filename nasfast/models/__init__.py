@@ -2,7 +2,7 @@
 
 - ``nb201``: the NAS-Bench-201 network as the zero-cost-proxy reference builds it, one arch per
   module (``NB201Network``), its seeded initial weights alone (``nb201_weights``, what the proxy
-  table stacks), and many archs with independent weights at once (``BatchedNB201``).
+  table stacks); ``nb201_batched``: many archs with independent weights at once (``BatchedNB201``).
 - ``nb101``: the NAS-Bench-101 network; ``darts``: the DARTS evaluation network.
 """
 

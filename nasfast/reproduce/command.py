@@ -42,9 +42,11 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "reproduce", help="reproduce a paper's table (GATES, proxies, ProxyBO, RANK-NOSH, landmarks)",
-        description="Train every (config, training count, seed) of a paper table, append each result to "
-                    "OUT/results.csv as it finishes (a rerun with the same --out skips those), and write "
-                    "OUT/table.md (ours beside the paper's), OUT/summary.json and OUT/tau.png.")
+        description="Run every (setting, seed) of a paper table, append each result to OUT/results.csv as it "
+                    "finishes (a rerun with the same --out skips those; proxies-nb201 fills resumable proxy "
+                    "CSVs instead), and write OUT/table.md (ours beside the paper's), OUT/summary.json and a "
+                    "plot (gates-*: tau.png, nosh-*: budget.png, landmark-nb201: skdt.png, proxybo-nb201: "
+                    "curves.png).")
     p.add_argument("experiment", choices=sorted([*EXPERIMENTS, "proxies-nb201", "proxybo-nb201", "nosh-nb201", "nosh-nb101", "landmark-nb201"]))
     p.add_argument("--out", type=Path, help="output directory (default runs/reproduce-<experiment>[-quick])")
     p.add_argument("--seeds", type=positive_int,

@@ -10,7 +10,8 @@ incumbent's accuracy against epochs spent) and ``.lock`` (held while a search ru
 
 Resuming replays ``history.csv`` through ask/tell: a strategy is a deterministic function of its
 seed and of what it was told (the ranker is seeded from the strategy), so the replay rebuilds its
-state without training anything. The evaluator's ``replay(request, result)``, when it has one,
+state without evaluating anything again; RANK-NOSH re-fits its ranker in every replayed round, so
+its replay costs about what those rounds' ranker training cost. The evaluator's ``replay(request, result)``, when it has one,
 re-accounts each restored result (the tabular one checks the table still agrees). A replay that
 proposes something else than the history recorded (changed code, seed or thread count changing a
 float rounding) stops with ``ResumeError``.

@@ -240,7 +240,8 @@ def _load_nb101() -> Benchmark:
     c = _Columns()
     for ep in (4, 12, 36, 108):
         c.add(ColumnInfo(C10, "acc", "valid", ep, unit="percent",
-                         description=f"validation accuracy after {ep} epochs (stored as a fraction, x100 here), one run"),
+                         description=f"validation accuracy after {ep} epochs (stored as a fraction, x100 here), one "
+                                     "value per arch (behaves like the best of NB101's 3 repeats: PROVENANCE.md)"),
               _raw(NB101_MAIN, f"valid_acc_{ep}ep", 100.0), f"valid_acc_{ep}ep")
     c.add(ColumnInfo(C10, "params", unit="count", description="trainable parameters"),
           _raw(NB101_MAIN, "trainable_parameters"), "trainable_parameters")

@@ -3,7 +3,7 @@
 Format: a header line, then one architecture per line. One column holds the architecture, every
 other column a number (an empty cell or ``nan`` is a missing value, stored as NaN)::
 
-    arch,cifar10/acc/valid/200ep,my_score
+    arch,cifar10-valid/acc/valid/200ep,my_score
     |nor_conv_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|avg_pool_3x3~1|none~2|,91.2,0.53
     ...
 
@@ -18,7 +18,8 @@ The architecture column, by space:
   ``[[[input, op], ... 8 edges of the normal cell], [... 8 of the reduction cell]]``.
 
 Headers written like canonical names (``cifar100/acc/test/200ep``) take part in ``resolve``;
-any other header is a column name of its own. ``.gz`` files are read through gzip.
+any other header is a column name of its own. On NB201, ``nasfast search --dataset cifar10`` selects on
+``cifar10-valid/...`` (the runs with a validation split; ``cifar10/...`` is the 50k-trained one). ``.gz`` files are read through gzip.
 """
 
 from __future__ import annotations
