@@ -136,6 +136,16 @@ def test_opcheck_backward():
     torch.library.opcheck(torch.ops.nasfast.gates_aggregate_backward.default, (torch.randn_like(S), S, G, edge_op, residual))
 
 
+def test_opcheck_transposed_inputs():
+    """The fake kernels promise contiguous outputs, as the kernels return (torch.compile relies on it)."""
+    S, G, edge_op, residual = random_inputs(5, 7, 8)
+    S_t = S.transpose(1, 2).contiguous().transpose(1, 2)  # same values, permuted strides
+    G_t = G.t().contiguous().t()
+    torch.library.opcheck(torch.ops.nasfast.gates_aggregate.default, (S_t, G_t, edge_op, residual))
+    torch.library.opcheck(torch.ops.nasfast.gates_aggregate_backward.default,
+                          (torch.randn_like(S), S_t, G_t, edge_op, residual))
+
+
 def _good():
     return random_inputs(2, 7, 8, dtype=torch.float32)
 

@@ -150,3 +150,7 @@ def test_bad_inputs_raise_naming_the_problem():
     bad_op[1, 5] = 6
     with pytest.raises(RuntimeError, match=r"node_op\[1, 5\] = 6 is not a row of the gate tables \(K = 6\)"):
         gates_onnode_encode(x0, W, G, bias, adjacency, bad_op, valid)
+    bad_op = node_op.clone()
+    bad_op[2, 0] = 99  # node 0's gate is never read forward, but the backward indexes it
+    with pytest.raises(ValueError, match=r"node_op\[:, 0\] must lie in 0..5 .* got 99"):
+        gates_onnode_encode(x0, W, G, bias, adjacency, bad_op, valid)

@@ -112,6 +112,13 @@ def test_gradcheck_and_gradgradcheck():
     assert torch.autograd.gradcheck(lambda x, w: gather_dropout_dot(x, index, w, 0.4, SEED), (x, w))
 
 
+def test_opcheck_dot_backward_with_transposed_x():
+    x, index, w = random_inputs(5, 19, 23)
+    x_t = x.t().contiguous().t()  # same values, column-major
+    torch.library.opcheck(torch.ops.nasfast.gather_dropout_dot_backward.default,
+                          (torch.randn(23, dtype=x.dtype), x_t, index, w, 0.4, SEED))
+
+
 def test_backward_is_deterministic_across_thread_counts():
     x, index, w = random_inputs(512, 200, 4096, dtype=torch.float32)
     g, gy = torch.randn(4096, 200), torch.randn(4096)

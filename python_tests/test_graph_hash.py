@@ -193,6 +193,10 @@ def test_wrappers_refuse_values_their_casts_would_change(fn):
     with pytest.raises(ValueError, match="labels must be integers"):
         fn(adj, labels + 0.5)
     assert torch.equal(fn(adj.astype(np.float32), labels.astype(np.float64)), fn(adj, labels))
+    # the kernels hash 32-bit labels: 1 and 2**32 + 1 would be one label
+    with pytest.raises(ValueError, match=r"labels must fit in 32 bits .* got 4294967297"):
+        fn(adj, np.where(labels == 1, 2**32 + 1, labels))
+    fn(adj, np.where(labels == 1, 2**31 - 1, labels))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from nasfast.ops.double_backward import refuse_double_backward
+
 
 def gates_aggregate(S: torch.Tensor, G: torch.Tensor, edge_op: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
     """Gated sum of predecessor features, one GATES layer's hot loop.
@@ -56,12 +58,12 @@ def gates_aggregate(S: torch.Tensor, G: torch.Tensor, edge_op: torch.Tensor, res
 def _(S, G, edge_op, residual):
     torch._check(S.dim() == 3 and G.dim() == 2 and edge_op.dim() == 3, lambda: "expected (B, N, D), (K, D), (B, N, N)")
     torch._check(G.dtype == S.dtype, lambda: f"G must have the dtype of S ({S.dtype}), got {G.dtype}")
-    return torch.empty_like(S)
+    return S.new_empty(S.shape)  # contiguous, as the kernel's (empty_like would keep a transposed S's strides)
 
 
 @torch.library.register_fake("nasfast::gates_aggregate_backward")
 def _(grad, S, G, edge_op, residual):
-    return torch.empty_like(S), torch.empty_like(G)
+    return S.new_empty(S.shape), G.new_empty(G.shape)
 
 
 def _setup_context(ctx, inputs, output):
@@ -81,3 +83,4 @@ def _backward(ctx, grad):
 
 
 torch.library.register_autograd("nasfast::gates_aggregate", _backward, setup_context=_setup_context)
+refuse_double_backward("gates_aggregate_backward", "gates_aggregate")

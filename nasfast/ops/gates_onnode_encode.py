@@ -46,6 +46,12 @@ def gates_onnode_encode(x0: torch.Tensor, weights: Sequence[torch.Tensor], gates
         >>> torch.allclose(out, reference(x0, W, G, b, adj, torch.tensor([[0, 1, 0]]), torch.ones(1, 3, dtype=torch.bool)))
         True
     """
+    if gates and node_op.dim() == 2 and node_op.shape[0] and node_op.shape[1]:
+        # the kernel never reads node 0's gate, but the backward (and the reference) index it
+        first, K = node_op[:, 0], gates[0].shape[0]
+        if bool(((first < 0) | (first >= K)).any()):
+            raise ValueError(f"node_op[:, 0] must lie in 0..{K - 1} (a row of the gate tables), got "
+                             f"{int(first[(first < 0) | (first >= K)][0])}")
     return torch.ops.nasfast.gates_onnode_encode(x0, list(weights), list(gates), list(biases), adjacency, node_op,
                                                  valid)
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from nasfast.ops.double_backward import refuse_double_backward
+
 
 def draw_seed() -> int:
     """A 64-bit seed from torch's default CPU generator (so ``torch.manual_seed`` fixes it)."""
@@ -106,7 +108,7 @@ def _(x, index, w, p, seed):
 
 @torch.library.register_fake("nasfast::gather_dropout_dot_backward")
 def _(grad, x, index, w, p, seed):
-    return torch.empty_like(x), torch.empty_like(w)
+    return x.new_empty(x.shape), w.new_empty(w.shape)  # contiguous, as the kernel's
 
 
 def _forward_setup(ctx, inputs, output):
@@ -144,5 +146,6 @@ def _dot_backward(ctx, grad):
 
 
 torch.library.register_autograd("nasfast::gather_dropout_dot", _dot_backward, setup_context=_dot_setup)
+refuse_double_backward("gather_dropout_dot_backward", "gather_dropout_dot")
 torch.library.register_autograd("nasfast::gather_dropout", _forward_backward, setup_context=_forward_setup)
 torch.library.register_autograd("nasfast::gather_dropout_backward", _adjoint_backward, setup_context=_adjoint_setup)

@@ -32,7 +32,12 @@ def _as_batch(adjacency, labels) -> tuple[torch.Tensor, torch.Tensor]:
         if labels.numel() and not (labels == labels.round()).all():
             raise ValueError(f"labels must be integers, got {labels.dtype} values such as "
                              f"{labels[labels != labels.round()][0].item()!r}")
-    return adjacency.to(torch.uint8), labels.to(torch.int64)
+    labels = labels.to(torch.int64)
+    # the kernels hash labels as 32-bit values: 1 and 2**32 + 1 would hash alike
+    if labels.numel() and (labels.min() < -2**31 or labels.max() >= 2**31):
+        bad = labels[(labels < -2**31) | (labels >= 2**31)][0].item()
+        raise ValueError(f"labels must fit in 32 bits (-2**31 <= label < 2**31), got {bad}")
+    return adjacency.to(torch.uint8), labels
 
 
 def nb101_fingerprint(adjacency, labels) -> torch.Tensor:

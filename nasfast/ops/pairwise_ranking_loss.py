@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import torch
 
+from nasfast.ops.double_backward import refuse_double_backward
+
 KINDS = ("hinge", "logistic")
 
 
@@ -143,3 +145,5 @@ torch.library.register_autograd(
 torch.library.register_autograd(
     "nasfast::all_pairs_ranking_loss", _all_pairs_backward, setup_context=_all_pairs_setup_context
 )
+refuse_double_backward("pairwise_ranking_loss_backward", "pairwise_ranking_loss")
+refuse_double_backward("all_pairs_ranking_loss_backward", "all_pairs_ranking_loss")
