@@ -349,10 +349,16 @@ NASFAST_HD void canonical_hash(const Graph& g, uint8_t out[16]) {
       }
       for (int v = 0; v < n; ++v) {
         if (f.c[v] != target) continue;
+        // Skip v when swapping it with an earlier candidate u is an automorphism (same label and the
+        // same edges to every other vertex, u -> v iff v -> u, and the same self-loop): both subtrees
+        // give the same certificates. Adjacent twins count too, so a complete digraph is linear, not n!.
         bool twin_taken = false;
         for (int u = 0; u < v && !twin_taken; ++u) {
-          twin_taken = ((f.todo >> u) & 1u) && g.label[u] == g.label[v] && g.in[u] == g.in[v] &&
-                       g.out[u] == g.out[v];
+          const uint32_t uv = (1u << u) | (1u << v);
+          twin_taken = ((f.todo >> u) & 1u) && g.label[u] == g.label[v] &&
+                       (g.in[u] & ~uv) == (g.in[v] & ~uv) && (g.out[u] & ~uv) == (g.out[v] & ~uv) &&
+                       ((g.out[u] >> v) & 1u) == ((g.out[v] >> u) & 1u) &&
+                       ((g.out[u] >> u) & 1u) == ((g.out[v] >> v) & 1u);
         }
         if (!twin_taken) f.todo |= 1u << v;
       }
