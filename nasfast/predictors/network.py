@@ -72,7 +72,7 @@ def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) 
     if unknown:
         raise ValueError(f"unknown config key(s) {unknown} for space {space!r}; known: {sorted(out)}")
     out.update(config)
-    for key in ("epochs", "batch_size", "list_length", "num_references"):
+    for key in ("epochs", "batch_size", "list_length", "num_references", "op_dim", "node_dim", "hid_dim"):
         value = out[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
@@ -93,9 +93,6 @@ def resolve_config(space: str, encoder: str, loss: str, config: dict[str, Any]) 
     for key, choices in _CHOICES.items():  # a typo would otherwise be silent (or fail mid-training)
         if key in out and out[key] not in choices:
             raise ValueError(f"{key} must be one of {list(choices)}, got {out[key]!r}")
-    for key in ("op_dim", "node_dim", "hid_dim"):
-        if key in out and (isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < 1):
-            raise ValueError(f"{key} must be a positive integer, got {out[key]!r}")
     if "plus_I" in out and not isinstance(out["plus_I"], bool):
         raise ValueError(f"plus_I must be True or False, got {out['plus_I']!r}")
     if "residual_only" in out:  # None (NB101 only): the self term on every node; k: on the first k

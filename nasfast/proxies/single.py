@@ -54,7 +54,7 @@ def _without_bn(net: nn.Module) -> nn.Module:
     network says where its BN goes (``NB201Network.copy_without_bn`` keeps the reduction blocks' BN,
     as the reference does)."""
     if hasattr(net, "copy_without_bn"):
-        return _copy(net.copy_without_bn())
+        return net.copy_without_bn().train()  # already a fresh module
     net = _copy(net)
     for parent in list(net.modules()):
         for name, child in parent.named_children():
