@@ -252,7 +252,7 @@ def test_reproduce_proxybo_one_dataset(tmp_path):
     assert p.returncode != 0 and "unknown dataset 'mnist'" in p.stderr
     for opt in ("--seeds", "--budget"):  # 0 is refused, not read as "the default" (30 seeds)
         p = nasfast("reproduce", "proxybo-nb201", "--quick", opt, "0", "--out", str(out), check=False)
-        assert p.returncode == 2 and f"{opt} must be at least 1, got 0" in p.stderr
+        assert p.returncode == 2 and f"{opt}: expected a positive integer, got 0" in p.stderr
     other = tmp_path / "other"
     other.mkdir()
     (other / "results.csv").write_text("config,count,tau\ngates+hinge,190,0.7\n")  # another experiment's
