@@ -33,12 +33,12 @@ from typing import Any
 
 import numpy as np
 
-#: Shen et al. (AAAI 2023) Table 2, NB201 test error (%) mean (std where printed), 200 evaluations
+#: Shen et al. (AAAI 2023) Table 2, NB201 test error (%) mean ± std, 200 evaluations (papers/proxybo-notes.md)
 PAPER_TABLE2 = {
     "proxybo": {"cifar10": "8.56 ± .10", "cifar100": "26.52 ± .17", "ImageNet16-120": "52.82 ± .19"},
-    "rea-s5": {"cifar10": "8.62", "cifar100": "26.67", "ImageNet16-120": "53.08"},
-    "bo": {"cifar10": "8.80", "cifar100": "27.03", "ImageNet16-120": "53.12"},
-    "rs": {"cifar10": "9.11", "cifar100": "27.97", "ImageNet16-120": "54.01"},
+    "rea-s5": {"cifar10": "8.62 ± .21", "cifar100": "26.67 ± .35", "ImageNet16-120": "53.08 ± .36"},
+    "bo": {"cifar10": "8.80 ± .22", "cifar100": "27.03 ± .45", "ImageNet16-120": "53.12 ± .37"},
+    "rs": {"cifar10": "9.11 ± .21", "cifar100": "27.97 ± .66", "ImageNet16-120": "54.01 ± .55"},
 }
 #: Shen et al. Table 3: ProxyBO's evaluations to reach REA's 200-evaluation mean result
 PAPER_TABLE3 = {"cifar10": 75, "cifar100": 37, "ImageNet16-120": 46}
