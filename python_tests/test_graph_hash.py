@@ -78,19 +78,23 @@ def brute_force_canonical(adj: np.ndarray, labels: np.ndarray) -> tuple:
     )
 
 
-def test_canonical_partition_equals_brute_force_on_small_graphs():
-    rng = np.random.default_rng()
-    adj, labels = random_dags(rng, 400, 5, 2, density=0.5)
-    # Random relabellings so that isomorphic pairs are common, not just identical copies.
-    perms = [rng.permutation(5) for _ in range(400)]
-    adj2 = np.stack([a[np.ix_(p, p)] for a, p in zip(adj, perms)])
-    lab2 = np.stack([lab[p] for lab, p in zip(labels, perms)])
-    adj_all, lab_all = np.concatenate([adj, adj2]), np.concatenate([labels, lab2])
+def assert_partition_equals_brute_force(rng, adj, labels):
+    """The graphs plus a random relabelling of each (so that isomorphic pairs are common, not just
+    identical copies): equal canonical hashes exactly where the brute-force forms are equal."""
+    perms = [rng.permutation(adj.shape[1]) for _ in range(len(adj))]
+    adj_all = np.concatenate([adj, np.stack([a[np.ix_(p, p)] for a, p in zip(adj, perms)])])
+    lab_all = np.concatenate([labels, np.stack([lab[p] for lab, p in zip(labels, perms)])])
     ours = graph_hash.digests_to_hex(graph_hash.graph_canonical_hash(adj_all, lab_all))
     ref = [brute_force_canonical(a, lab) for a, lab in zip(adj_all, lab_all)]
     for i in range(len(ours)):
         for j in range(i + 1, len(ours)):
             assert (ours[i] == ours[j]) == (ref[i] == ref[j]), (i, j)
+
+
+def test_canonical_partition_equals_brute_force_on_small_graphs():
+    rng = np.random.default_rng()
+    adj, labels = random_dags(rng, 400, 5, 2, density=0.5)
+    assert_partition_equals_brute_force(rng, adj, labels)
 
 
 def test_canonical_partition_on_30k_equals_fingerprint_partition():
@@ -153,15 +157,7 @@ def test_canonical_partition_equals_brute_force_on_small_digraphs_with_cycles_an
     adj = (rng.random((count, n, n)) < 0.4).astype(np.uint8)
     sym = rng.random(count) < 0.5  # half of them symmetric: many adjacent twins
     adj[sym] = adj[sym] | adj[sym].transpose(0, 2, 1)
-    labels = rng.integers(0, 2, (count, n))
-    perms = [rng.permutation(n) for _ in range(count)]
-    adj_all = np.concatenate([adj, np.stack([a[np.ix_(p, p)] for a, p in zip(adj, perms)])])
-    lab_all = np.concatenate([labels, np.stack([lab[p] for lab, p in zip(labels, perms)])])
-    ours = graph_hash.digests_to_hex(graph_hash.graph_canonical_hash(adj_all, lab_all))
-    ref = [brute_force_canonical(a, lab) for a, lab in zip(adj_all, lab_all)]
-    for i in range(len(ours)):
-        for j in range(i + 1, len(ours)):
-            assert (ours[i] == ours[j]) == (ref[i] == ref[j]), (i, j)
+    assert_partition_equals_brute_force(rng, adj, rng.integers(0, 2, (count, n)))
 
 
 def test_complete_digraphs_hash_in_linear_branches():
