@@ -49,10 +49,21 @@ def get_dataset(name: str) -> ProxyDataset:
 
 def bundled_images(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """The bundled CIFAR-10 images ``(n, 32, 32, 3)`` uint8 and labels ``(n,)``."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    _check_split(split)
     with np.load(data_path(*IMAGES_FILE), allow_pickle=False) as z:
         return z[f"{split}_x"], z[f"{split}_y"].astype(np.int64)
+
+
+def num_bundled_images(split: str = "train") -> int:
+    """How many bundled images ``split`` holds, read from its labels alone (no image is decoded)."""
+    _check_split(split)
+    with np.load(data_path(*IMAGES_FILE), allow_pickle=False) as z:
+        return len(z[f"{split}_y"])
+
+
+def _check_split(split: str) -> None:
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
 
 def proxy_batch(dataset: str = "cifar10", batch_size: int = 64, seed: int = 42) -> tuple[torch.Tensor, torch.Tensor]:

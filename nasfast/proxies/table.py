@@ -25,7 +25,7 @@ import torch
 
 from nasfast.device import resolve_device
 from nasfast.models.nb201 import nb201_weights
-from nasfast.proxies.data import bundled_images, get_dataset, proxy_batch
+from nasfast.proxies.data import get_dataset, num_bundled_images, proxy_batch
 from nasfast.proxies.definitions import check_proxy_names
 from nasfast.proxies.nb201_batched import nb201_proxies_batched
 from nasfast.spaces import nb201 as space
@@ -56,7 +56,7 @@ class TableConfig:
         for name in ("data_seed", "init_seed"):
             check_seed(getattr(self, name), name)
         # checked here, before the settings record is written (a refused run must not lock --out)
-        images = len(bundled_images("train")[1])
+        images = num_bundled_images("train")
         if not 2 <= self.batch_size <= images:
             raise ValueError(f"batch_size must be in 2..{images} (the bundled CIFAR-10 images), got {self.batch_size}")
 
