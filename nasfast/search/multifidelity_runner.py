@@ -20,7 +20,6 @@ float rounding) stops with ``ResumeError``.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import sys
@@ -94,7 +93,7 @@ def _run_claimed(strategy: MultiFidelityStrategy, evaluator: Evaluator, out: Pat
     plot_test = bool(top_columns[1:] and top_columns[1])
     curve: list[tuple[int, float]] = []
     replay_hook = getattr(evaluator, "replay", None)
-    (out / CONFIG_FILE).write_text(json.dumps(_normalise(config), indent=2) + "\n")
+    _write_json(out / CONFIG_FILE, _normalise(config))  # write-then-rename, as run_search
     new_file = not rows and not ((out / HISTORY_FILE).exists() and (out / HISTORY_FILE).stat().st_size)
     from tqdm.auto import tqdm
 
