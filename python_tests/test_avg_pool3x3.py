@@ -81,13 +81,23 @@ def test_errors_name_the_problem():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("shape", SHAPES)
-def test_cuda_matches_cpu(shape):
-    x = torch.randn(*shape, dtype=torch.float64)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])  # float32: the batched proxies' dtype
+def test_cuda_matches_cpu(shape, dtype):
+    x = torch.randn(*shape, dtype=dtype)
     torch.testing.assert_close(avg_pool3x3(x.cuda()).cpu(), avg_pool3x3(x))
     xcl = x.contiguous(memory_format=torch.channels_last)
     ycl = avg_pool3x3(xcl.cuda())
     assert ycl.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(ycl.cpu(), avg_pool3x3(x))
-    g = torch.randn(*shape, dtype=torch.float64)
+    g = torch.randn(*shape, dtype=dtype)
     torch.testing.assert_close(torch.ops.nasfast.avg_pool3x3_backward(g.cuda()).cpu(),
                                torch.ops.nasfast.avg_pool3x3_backward(g))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_opcheck_cuda():
+    for op in (torch.ops.nasfast.avg_pool3x3.default, torch.ops.nasfast.avg_pool3x3_backward.default):
+        x = torch.randn(2, 3, 5, 7, dtype=torch.float64, device="cuda")
+        torch.library.opcheck(op, (x.requires_grad_(True),))
+        xcl = torch.randn(2, 3, 4, 5, dtype=torch.float64, device="cuda").contiguous(memory_format=torch.channels_last)
+        torch.library.opcheck(op, (xcl.requires_grad_(True),))

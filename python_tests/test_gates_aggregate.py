@@ -205,3 +205,6 @@ def test_cuda_matches_cpu(dtype):
         gates_aggregate(S.cuda(), G.cuda(), edge_op.cuda(), residual.cuda())
     for args in _opcheck_inputs("cuda"):
         torch.library.opcheck(torch.ops.nasfast.gates_aggregate.default, args)
+        S, G, edge_op, residual = (t.detach() for t in args)
+        torch.library.opcheck(torch.ops.nasfast.gates_aggregate_backward.default,
+                              (torch.randn_like(S), S, G, edge_op, residual))

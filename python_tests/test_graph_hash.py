@@ -41,8 +41,15 @@ def test_fingerprint_of_raw_unpruned_specs_equals_stored_keys():
     assert out == list(NB101_ZC["key"])
 
 
+def fresh_rng() -> np.random.Generator:
+    """New random graphs on every run, from a seed printed so that pytest shows it with a failure."""
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    print(f"graphs drawn with np.random.default_rng({seed})")
+    return np.random.default_rng(seed)
+
+
 def test_fingerprint_matches_python_reference_on_random_specs():
-    rng = np.random.default_rng()
+    rng = fresh_rng()
     adj, ops = random_dags(rng, 300, 7, 3, density=0.35)
     ops[:, 0], ops[:, -1] = -1, -2
     digests = graph_hash.digests_to_hex(graph_hash.nb101_fingerprint(adj, ops))
@@ -92,7 +99,7 @@ def assert_partition_equals_brute_force(rng, adj, labels):
 
 
 def test_canonical_partition_equals_brute_force_on_small_graphs():
-    rng = np.random.default_rng()
+    rng = fresh_rng()
     adj, labels = random_dags(rng, 400, 5, 2, density=0.5)
     assert_partition_equals_brute_force(rng, adj, labels)
 
@@ -229,6 +236,10 @@ def test_wrappers_refuse_values_their_casts_would_change(fn):
 def test_cuda_matches_cpu_on_all_30001():
     adj = torch.as_tensor(NB101["adjacency"], dtype=torch.uint8)
     ops = torch.as_tensor(NB101["ops"], dtype=torch.int64)
-    for fn in (torch.ops.nasfast.nb101_fingerprint, lambda a, o: torch.ops.nasfast.graph_canonical_hash(a, o, True)):
+    for fn in (torch.ops.nasfast.nb101_fingerprint, lambda a, o: torch.ops.nasfast.graph_canonical_hash(a, o, True),
+               lambda a, o: torch.ops.nasfast.graph_canonical_hash(a, o, False)):
         assert torch.equal(fn(adj, ops), fn(adj.cuda(), ops.cuda()).cpu())
     torch.library.opcheck(torch.ops.nasfast.nb101_fingerprint.default, _sample_inputs("cuda"))
+    adj, ops = _sample_inputs("cuda")
+    for prune_flag in (True, False):
+        torch.library.opcheck(torch.ops.nasfast.graph_canonical_hash.default, (adj, ops, prune_flag))

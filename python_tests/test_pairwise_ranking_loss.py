@@ -318,3 +318,10 @@ def test_cuda_matches_cpu(dtype, kind):
         torch.library.opcheck(torch.ops.nasfast.pairwise_ranking_loss.default, args)
     for args in _all_pairs_samples("cuda"):
         torch.library.opcheck(torch.ops.nasfast.all_pairs_ranking_loss.default, args)
+    scores, pairs, labels = (t.cuda() for t in random_pairs(20, 64, dtype=dtype))
+    grad = torch.tensor(1.5, dtype=dtype, device="cuda")
+    torch.library.opcheck(torch.ops.nasfast.pairwise_ranking_loss_backward.default, (grad, scores, pairs, labels, kind, 0.1))
+    scores, targets = (t.cuda() for t in random_batch(30, dtype=dtype))
+    _, num_pairs = torch.ops.nasfast.all_pairs_ranking_loss(scores, targets, kind, 0.1, 0.0)
+    torch.library.opcheck(torch.ops.nasfast.all_pairs_ranking_loss_backward.default,
+                          (grad, scores, targets, num_pairs, kind, 0.1, 0.0))

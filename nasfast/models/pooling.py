@@ -19,7 +19,14 @@ class PaddedAvgPool2d(nn.AvgPool2d):
     """``nn.AvgPool2d`` that pools a channels-last CUDA tensor in NCHW when padding > 0."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (x.is_cuda and self.padding != 0 and not x.is_contiguous()
-                and x.is_contiguous(memory_format=torch.channels_last)):
+        if pools_as_nchw(x, self.padding):
             x = x.contiguous()
         return super().forward(x)
+
+
+def pools_as_nchw(x: torch.Tensor, padding: object, device_type: str | None = None) -> bool:
+    """Whether ``PaddedAvgPool2d`` re-lays ``x`` out as NCHW: a channels-last (not also NCHW-contiguous)
+    tensor on CUDA, pooled with padding. ``device_type`` overrides ``x``'s (for tests without a GPU)."""
+    padded = any(padding) if isinstance(padding, (tuple, list)) else padding != 0
+    return ((device_type or x.device.type) == "cuda" and padded and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last))

@@ -103,7 +103,7 @@ class GATESPredictor:
         before = (copy.deepcopy(self.net) if warm_start else self.net, self._trained, self.history)
         try:
             self._fit(enc, acc, seed, epochs, progress, warm_start)
-        except Exception:
+        except BaseException:  # Ctrl-C too: an interrupted fit must not leave half-trained weights
             self.net, self._trained, self.history = before
             raise
         if self.loss == "regression":
