@@ -217,10 +217,28 @@ def test_cuda_matches_cpu(dtype):
             yg.backward(gy.cuda())
             assert_sums_close(xg.grad.cpu(), xc.grad)
             assert_sums_close(wg.grad.cpu(), wc.grad)
+    # a dropped NaN / inf is NaN on both devices (times 0, as torch's dropout), not 0 on one of them
+    x, index, w = random_inputs(6, 40, 30, dtype=dtype)
+    x[0, :20], x[1, :20] = float("nan"), float("inf")
+    for p in (0.5, 1.0):
+        want = gather_dropout(x, index, p, SEED)
+        torch.testing.assert_close(gather_dropout(x.cuda(), index.cuda(), p, SEED).cpu(), want, equal_nan=True)
+        want = gather_dropout_dot(x, index, w, p, SEED)
+        torch.testing.assert_close(gather_dropout_dot(x.cuda(), index.cuda(), w.cuda(), p, SEED).cpu(), want,
+                                   equal_nan=True)
     x, index, w = random_inputs(4, 6, 10, dtype=dtype)
     index[3] = 9
     with pytest.raises(RuntimeError, match="out of range"):
         gather_dropout(x.cuda(), index.cuda(), 0.1)
+    # the backwards add atomically: they refuse to run where the user asked for determinism
+    x, index, w = random_inputs(4, 6, 10, dtype=dtype)
+    torch.use_deterministic_algorithms(True)
+    try:
+        with pytest.raises(RuntimeError, match="deterministic"):
+            torch.ops.nasfast.gather_dropout_backward(torch.ones(10, 6, dtype=dtype, device="cuda"), index.cuda(), 4,
+                                                      0.1, SEED)
+    finally:
+        torch.use_deterministic_algorithms(False)
     for x, index, w, p in _samples("cuda"):
         torch.library.opcheck(torch.ops.nasfast.gather_dropout.default, (x, index, p, SEED))
         torch.library.opcheck(torch.ops.nasfast.gather_dropout_dot.default, (x, index, w, p, SEED))

@@ -314,6 +314,14 @@ def test_cuda_matches_cpu(dtype, kind):
     pairs[1, 0] = 9
     with pytest.raises(RuntimeError, match="out of range"):
         pairwise_ranking_loss(scores.cuda(), pairs.cuda(), labels.cuda(), kind)
+    with pytest.raises(RuntimeError, match="out of range"):  # the backward op checks too
+        torch.ops.nasfast.pairwise_ranking_loss_backward(torch.tensor(1.0, dtype=dtype, device="cuda"), scores.cuda(),
+                                                         pairs.cuda(), labels.cuda(), kind, 0.1)
+    # the tie threshold is compared in float64 on both devices: float32 0.2 - 0.1 is not above 0.1 there
+    t = torch.tensor([0.1, 0.2], dtype=dtype)
+    s = torch.tensor([0.0, 1.0], dtype=dtype)
+    assert torch.equal(torch.ops.nasfast.all_pairs_ranking_loss(s.cuda(), t.cuda(), kind, 0.1, 0.1)[1].cpu(),
+                       torch.ops.nasfast.all_pairs_ranking_loss(s, t, kind, 0.1, 0.1)[1])
     for args in _given_samples("cuda"):
         torch.library.opcheck(torch.ops.nasfast.pairwise_ranking_loss.default, args)
     for args in _all_pairs_samples("cuda"):

@@ -17,6 +17,10 @@ the distribution of torch's dropout (independent Bernoulli(1 - p) per element, P
 
 ``gather_dropout``'s backward is its adjoint, itself differentiable (its adjoint is the forward).
 ``gather_dropout_dot`` has first derivatives only (no double backward).
+
+A dropped element is multiplied by 0, as in torch's dropout, so a NaN or inf there gives NaN on
+both devices. On CUDA the backwards add with atomics: their last bits vary between runs, and under
+``torch.use_deterministic_algorithms(True)`` they raise; the CPU kernels are deterministic.
 """
 
 from __future__ import annotations

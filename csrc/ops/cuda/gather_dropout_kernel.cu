@@ -1,9 +1,14 @@
 // gather_dropout CUDA kernels, drawing the CPU kernels' mask. gather_dropout: one thread per output
-// element; the backward adds it into the gathered row with atomicAdd. gather_dropout_dot: one warp
+// element; the backward adds it into the gathered row with an atomic add. gather_dropout_dot: one warp
 // per output row (a shuffle reduction); its backward has a thread per (chunk of rows, column) that
-// adds each row into g_x with atomicAdd and its chunk's sum into g_w with one. Atomic adds make the
-// float sum order (and the last bits) vary between runs, as torch's index_add_ on CUDA does.
+// adds each row into g_x atomically and its chunk's sum into g_w with one. Atomic adds make the
+// float sum order (and the last bits) vary between runs, as torch's index_add_ on CUDA does; the
+// backward entry points say so under torch.use_deterministic_algorithms.
+// Dropped elements are multiplied by 0, not skipped, as on the CPU and in torch's dropout: a NaN or
+// inf there stays NaN rather than becoming 0 on one device only.
+#include <ATen/Context.h>
 #include <ATen/Dispatch.h>
+#include <ATen/cuda/Atomic.cuh>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
@@ -22,6 +27,12 @@ namespace gather_dropout {
 namespace {
 
 constexpr int kThreads = 256;
+
+// The kept element's factor: scale or 0, multiplied in (not branched on), as the CPU kernels do.
+template <typename T>
+__device__ __forceinline__ T mask(uint64_t seed, uint64_t k, uint64_t threshold, T scale) {
+  return keep(seed, k, threshold) ? scale : T(0);
+}
 constexpr int64_t kMaxBlocks = 65535 * 8;
 
 template <typename T, bool kBackward>
@@ -33,9 +44,9 @@ __global__ void gather_dropout_kernel(const T* __restrict__ in, const int64_t* _
     const int64_t u = k / d, j = k - u * d;
     const int64_t row = idx[u];
     if (kBackward) {  // in = grad (U, d) -> out (rows, d)
-      if (keep(seed, uint64_t(k), threshold)) atomicAdd(out + row * d + j, in[k] * scale);
+      gpuAtomicAdd(out + row * d + j, in[k] * mask(seed, uint64_t(k), threshold, scale));
     } else {  // in = x (n, d) -> out (U, d)
-      out[k] = keep(seed, uint64_t(k), threshold) ? in[row * d + j] * scale : T(0);
+      out[k] = in[row * d + j] * mask(seed, uint64_t(k), threshold, scale);
     }
   }
 }
@@ -50,7 +61,7 @@ __global__ void dot_kernel(const T* __restrict__ x, const int64_t* __restrict__ 
     const T* xr = x + idx[u] * d;
     T sum = 0;
     for (int64_t j = lane; j < d; j += 32) {
-      if (keep(seed, uint64_t(u) * uint64_t(d) + uint64_t(j), threshold)) sum += xr[j] * w[j];
+      sum += xr[j] * w[j] * mask(seed, uint64_t(u) * uint64_t(d) + uint64_t(j), threshold, T(1));
     }
     for (int off = 16; off > 0; off /= 2) sum += __shfl_down_sync(0xffffffffu, sum, off);
     if (lane == 0) y[u] = sum * scale;
@@ -71,13 +82,12 @@ __global__ void dot_backward_kernel(const T* __restrict__ g, const T* __restrict
     const T wj = w[j];
     T acc = 0;
     for (int64_t u = c * kRowsPerThread, end = min(U, u + kRowsPerThread); u < end; ++u) {
-      if (!keep(seed, uint64_t(u) * uint64_t(d) + uint64_t(j), threshold)) continue;
       const int64_t i = idx[u];
-      const T gm = g[u] * scale;
-      atomicAdd(gx + i * d + j, gm * wj);
+      const T gm = g[u] * mask(seed, uint64_t(u) * uint64_t(d) + uint64_t(j), threshold, scale);
+      gpuAtomicAdd(gx + i * d + j, gm * wj);
       acc += gm * x[i * d + j];
     }
-    atomicAdd(gw + j, acc);
+    gpuAtomicAdd(gw + j, acc);
   }
 }
 
@@ -111,6 +121,7 @@ at::Tensor gather_dropout_backward_cuda(const at::Tensor& grad_in, const at::Ten
                                         double p, int64_t seed) {
   check_backward_inputs(grad_in, index_in, rows, p);
   TORCH_CHECK(grad_in.is_cuda(), "expected CUDA tensors, got ", grad_in.device());
+  at::globalContext().alertNotDeterministic("nasfast::gather_dropout_backward (CUDA atomic adds)");
   const c10::cuda::CUDAGuard guard(grad_in.device());
   const at::Tensor grad = grad_in.contiguous(), index = index_in.contiguous();
   check_index_range_on_device(index, rows, "index holds values", "rows");
@@ -151,6 +162,7 @@ std::tuple<at::Tensor, at::Tensor> gather_dropout_dot_backward_cuda(const at::Te
   check_weight(x_in, w_in);
   check_dot_grad(grad_in, x_in, index_in);
   TORCH_CHECK(x_in.is_cuda(), "expected CUDA tensors, got ", x_in.device());
+  at::globalContext().alertNotDeterministic("nasfast::gather_dropout_dot_backward (CUDA atomic adds)");
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous(), index = index_in.contiguous(), w = w_in.contiguous();
   const at::Tensor grad = grad_in.contiguous();

@@ -10,7 +10,9 @@
 // * The incoming gradient and num_pairs are read on the device: backward never syncs. Forward
 //   with given pairs syncs once, to check the pair indices on the host.
 #include <ATen/AccumulateType.h>
+#include <ATen/Context.h>
 #include <ATen/Dispatch.h>
+#include <ATen/cuda/Atomic.cuh>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros_like.h>
@@ -93,8 +95,8 @@ __global__ void pair_grad_kernel(const scalar_t* __restrict__ grad, const scalar
   const int64_t a = pairs[2 * p], b = pairs[2 * p + 1];
   const acc_t yp = acc_t(y[p]);
   const acc_t c = acc_t(*grad) / acc_t(P) * pair_loss_grad<acc_t>(yp * (acc_t(s[b]) - acc_t(s[a])), kind, margin) * yp;
-  atomicAdd(out + b, static_cast<scalar_t>(c));
-  atomicAdd(out + a, static_cast<scalar_t>(-c));
+  gpuAtomicAdd(out + b, static_cast<scalar_t>(c));
+  gpuAtomicAdd(out + a, static_cast<scalar_t>(-c));
 }
 
 int64_t num_blocks(int64_t work) {
@@ -141,6 +143,9 @@ at::Tensor pairwise_ranking_loss_backward_cuda(const at::Tensor& grad_in, const 
   const at::Tensor grad = grad_in.contiguous(), scores = scores_in.contiguous();
   const at::Tensor pairs = pairs_in.contiguous(), labels = labels_in.contiguous();
   const int64_t P = pairs.size(0);
+  // as the CPU backward does: a pair out of range would write outside grad_scores
+  check_index_range_on_device(pairs, scores.size(0), "pairs hold indices", "scores");
+  at::globalContext().alertNotDeterministic("nasfast::pairwise_ranking_loss_backward (CUDA atomic adds)");
   at::Tensor grad_scores = at::zeros_like(scores);
   if (P == 0) return grad_scores;
   auto stream = c10::cuda::getCurrentCUDAStream();
@@ -158,16 +163,17 @@ at::Tensor pairwise_ranking_loss_backward_cuda(const at::Tensor& grad_in, const 
 
 template <typename scalar_t, typename acc_t>
 __global__ void all_pairs_rows_kernel(const scalar_t* __restrict__ s, const scalar_t* __restrict__ t, int64_t n,
-                                      Kind kind, acc_t margin, acc_t thr, acc_t* __restrict__ row_sum,
+                                      Kind kind, acc_t margin, double thr, acc_t* __restrict__ row_sum,
                                       int64_t* __restrict__ row_count) {
   __shared__ acc_t shared[kThreads];
   __shared__ long long shared_count[kThreads];
   const int64_t i = blockIdx.x;
-  const acc_t si = s[i], ti = t[i];
+  const acc_t si = s[i];
+  const double ti = t[i];
   acc_t sum = 0;
   long long count = 0;
   for (int64_t j = i + 1 + threadIdx.x; j < n; j += kThreads) {
-    const acc_t dt = acc_t(t[j]) - ti;
+    const double dt = double(t[j]) - ti;  // in double, as the CPU kernel: which pairs tie must not differ
     if (!(fabs(dt) > thr)) continue;  // ties and NaN targets form no pair
     sum += pair_loss<acc_t>((dt > 0 ? acc_t(1) : acc_t(-1)) * (acc_t(s[j]) - si), kind, margin);
     ++count;
@@ -183,14 +189,15 @@ __global__ void all_pairs_rows_kernel(const scalar_t* __restrict__ s, const scal
 template <typename scalar_t, typename acc_t>
 __global__ void all_pairs_grad_kernel(const scalar_t* __restrict__ grad, const scalar_t* __restrict__ s,
                                       const scalar_t* __restrict__ t, const int64_t* __restrict__ num_pairs,
-                                      int64_t n, Kind kind, acc_t margin, acc_t thr, scalar_t* __restrict__ out) {
+                                      int64_t n, Kind kind, acc_t margin, double thr, scalar_t* __restrict__ out) {
   __shared__ acc_t shared[kThreads];
   const int64_t k = blockIdx.x;
   const int64_t count = *num_pairs;
-  const acc_t sk = s[k], tk = t[k];
+  const acc_t sk = s[k];
+  const double tk = t[k];
   acc_t sum = 0;
   for (int64_t m = threadIdx.x; m < n; m += kThreads) {
-    const acc_t dt = acc_t(t[m]) - tk;
+    const double dt = double(t[m]) - tk;
     if (m == k || !(fabs(dt) > thr)) continue;
     const acc_t y = dt > 0 ? acc_t(1) : acc_t(-1);
     sum -= y * pair_loss_grad<acc_t>(y * (acc_t(s[m]) - sk), kind, margin);
@@ -219,7 +226,7 @@ std::tuple<at::Tensor, at::Tensor> all_pairs_ranking_loss_cuda(const at::Tensor&
     if (n > 0) {
       all_pairs_rows_kernel<scalar_t, acc_t><<<static_cast<unsigned>(n), kThreads, 0, stream>>>(
           scores.const_data_ptr<scalar_t>(), targets.const_data_ptr<scalar_t>(), n, kind, acc_t(margin),
-          acc_t(tie_threshold), row_sum.mutable_data_ptr<acc_t>(), row_count.mutable_data_ptr<int64_t>());
+          tie_threshold, row_sum.mutable_data_ptr<acc_t>(), row_count.mutable_data_ptr<int64_t>());
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     }
     finish_mean_kernel<scalar_t, acc_t><<<1, kThreads, 0, stream>>>(
@@ -252,7 +259,7 @@ at::Tensor all_pairs_ranking_loss_backward_cuda(const at::Tensor& grad_in, const
     using acc_t = at::acc_type<scalar_t, /*is_cuda=*/true>;
     all_pairs_grad_kernel<scalar_t, acc_t><<<static_cast<unsigned>(n), kThreads, 0, stream>>>(
         grad.const_data_ptr<scalar_t>(), scores.const_data_ptr<scalar_t>(), targets.const_data_ptr<scalar_t>(),
-        num_pairs.const_data_ptr<int64_t>(), n, kind, acc_t(margin), acc_t(tie_threshold),
+        num_pairs.const_data_ptr<int64_t>(), n, kind, acc_t(margin), tie_threshold,
         grad_scores.mutable_data_ptr<scalar_t>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
