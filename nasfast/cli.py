@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ from nasfast.search import (
     table_candidates,
 )
 from nasfast.search.proxybo import PACKAGED_TABLES, dataset_table
-from nasfast.search.runner import CONFIG_FILE, read_run_config
+from nasfast.search.runner import CONFIG_FILE, NO_INCUMBENT, read_run_config
 
 #: --option -> where in config.json the value it must agree with when resuming lies
 _RESUME_CHECKS = {
@@ -329,22 +330,53 @@ _COMMANDS = {"info": _cmd_info, "search": _cmd_search, "train-predictor": cmd_tr
              "proxies": cmd_proxies, "reproduce": cmd_reproduce}
 
 
+def _interrupted_hint(args: argparse.Namespace) -> str:
+    """What an interrupted command kept, and how to go on from it."""
+    out = getattr(args, "out", None)
+    if args.command == "search" and out is not None:
+        again = "the same command" if getattr(args, "resume", False) else "the same command plus --resume"
+        return f"the results so far are in {out}/history.csv; continue with {again}"
+    if args.command in ("proxies", "reproduce") and out is not None:
+        return f"the rows so far are in {out}; the same command continues from them"
+    return "nothing was written"
+
+
+def _show_warning(command: str):
+    """``warnings.showwarning`` for the CLI: one line per distinct message, without Python's source
+    echo. The search's no-incumbent warning is left out: the search command reports it itself."""
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = str(message)
+        if text in seen or text.endswith(NO_INCUMBENT):
+            return
+        seen.add(text)
+        print(f"nasfast {command}: warning: {text}", file=sys.stderr)
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nasfast`` script and of ``python -m nasfast``; returns the exit status."""
     args = build_parser().parse_args(argv)
     apply_cli_defaults()  # malloc keeps freed memory (nasfast.runtime; NASFAST_MALLOC=default opts out)
-    try:
-        return _COMMANDS[args.command](args)
-    except BrokenPipeError:
-        # output piped into e.g. `head`, which stopped reading: not an error; silence the final flush
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except (CLIError, CommandError, ValueError, KeyError, FileExistsError, NotADirectoryError, PermissionError,
-            ResumeError, RunDirectoryInUse, SpaceExhausted) as err:
-        # KeyError's str() adds quotes around its message; show the message itself
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        print(f"nasfast {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning(args.command)
+        try:
+            return _COMMANDS[args.command](args)
+        except BrokenPipeError:
+            # output piped into e.g. `head`, which stopped reading: not an error; silence the final flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except KeyboardInterrupt:  # Ctrl-C: what was kept and how to go on, not a traceback
+            print(f"\nnasfast {args.command}: interrupted; {_interrupted_hint(args)}", file=sys.stderr)
+            return 130
+        except (CLIError, CommandError, ValueError, KeyError, OSError, ResumeError, RunDirectoryInUse,
+                SpaceExhausted) as err:
+            # KeyError's str() adds quotes around its message; show the message itself. OSError: a path
+            # that cannot be read or written (its message names it)
+            message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+            print(f"nasfast {args.command}: error: {message}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from nasfast.cli_types import non_negative_int, output_file
+
 SPACES = ("nb101", "nb201", "darts")
 #: bundled table of each space, and the column trained on by default
 DEFAULT_TABLE = {"nb101": "nb101", "nb201": "nb201", "darts": "nb301"}
@@ -49,11 +51,11 @@ def add_train_predictor(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoder", default="gates", choices=ENCODERS, help="encoder (default gates)")
     p.add_argument("--loss", default="hinge", choices=LOSSES, help="ranking loss (default hinge, margin 0.1)")
     p.add_argument("--epochs", type=int, default=200, help="training epochs (default 200, the paper's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the train subset, init and pair sampling")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the train subset, init and pair sampling")
     p.add_argument("--train-size", type=int, help="train on this many rows drawn at random (seeded); the rest "
                                                   "is held out and its Kendall tau printed (default: all rows)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--out", type=Path, required=True, help="where to save the model (.pt)")
+    p.add_argument("--out", type=output_file, required=True, help="where to save the model (.pt)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -157,13 +159,13 @@ def add_score(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--sample", type=int, metavar="N", help="score N candidates sampled uniformly as the "
                                                              "space's sample() does (duplicates included in N)")
     p.add_argument("--top", type=int, default=100, help="how many best archs to keep (default 100)")
-    p.add_argument("--out", type=Path, required=True, help="CSV to write the top K to")
+    p.add_argument("--out", type=output_file, required=True, help="CSV to write the top K to")
     p.add_argument("--chunk-size", type=int, default=65536, help="candidates per chunk (default 65536)")
     p.add_argument("--micro-batch", type=int,
                    help="archs per network call (default 4096, as GATESPredictor.score's: the fastest on 2 CPU "
                         "threads, or --chunk-size if smaller); at most --chunk-size; for a given --micro-batch "
                         "the scores are bit-identical for every --chunk-size")
-    p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of --sample (default 0)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -196,6 +198,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         total = args.sample
     result = scoring.score_stream(predictor, batches, args.top, total=total, progress=not args.no_progress,
                                   micro_batch=args.micro_batch)
+    if result.candidates == 0:  # an empty or header-only file: nothing was scored, so no top-K to write
+        raise CommandError(f"--archs {args.archs}: no architectures in the file")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     scoring.write_top(result, args.out)
     print(f"candidates:          {result.candidates} ({result.unique} unique, duplicates by {result.dedup_rule})")

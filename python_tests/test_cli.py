@@ -258,3 +258,60 @@ def test_reproduce_proxybo_one_dataset(tmp_path):
     (other / "results.csv").write_text("config,count,tau\ngates+hinge,190,0.7\n")  # another experiment's
     p = nasfast("reproduce", "proxybo-nb201", "--quick", "--out", str(other), check=False)
     assert p.returncode == 2 and "not a proxybo-nb201 results file" in p.stderr
+
+
+def test_ctrl_c_warnings_and_os_errors_are_one_line(monkeypatch, capsys, tmp_path):
+    """What `cli.main` makes of an interrupt (exit 130, what was kept and how to go on), of warnings
+    (one line each, once, without Python's source echo) and of an OSError (exit 2, the message)."""
+    import warnings
+
+    from nasfast import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setitem(cli._COMMANDS, "search", interrupted)
+    assert cli.main(["search", "--out", str(tmp_path / "run")]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"nasfast search: interrupted; the results so far are in {tmp_path / 'run'}/history.csv" in err
+    assert "continue with the same command plus --resume" in err
+    monkeypatch.setitem(cli._COMMANDS, "proxies", interrupted)
+    assert cli.main(["proxies", "--sample", "2", "--out", str(tmp_path / "p.csv")]) == 130
+    assert "the same command continues from them" in capsys.readouterr().err
+
+    def warns_twice(args):
+        for _ in range(2):
+            warnings.warn("proxy 'synflow' is unknown for 3 archs", UserWarning, stacklevel=1)
+        return 0
+    monkeypatch.setitem(cli._COMMANDS, "search", warns_twice)
+    assert cli.main(["search", "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert err == "nasfast search: warning: proxy 'synflow' is unknown for 3 archs\n"
+
+    def unreadable(args):
+        raise IsADirectoryError(21, "Is a directory", "adir")
+    monkeypatch.setitem(cli._COMMANDS, "search", unreadable)
+    assert cli.main(["search", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == "nasfast search: error: [Errno 21] Is a directory: 'adir'\n"
+
+
+def test_resuming_a_table_run_whose_table_is_gone_says_so(tmp_path):
+    table = tmp_path / "t.csv"
+    with open(table, "w") as f:
+        f.write("arch,acc\n")
+        for i in range(0, 15625, 500):
+            f.write(f"{i},{i / 200:.2f}\n")
+    run = tmp_path / "run"
+    nasfast("search", "--table", str(table), "--valid-column", "acc", "--budget", "5", "--out", str(run),
+            "--no-progress")
+    table.unlink()
+    proc = nasfast("search", "--budget", "8", "--out", str(run), "--resume", "--no-progress", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"the run's table {table} (recorded in its config.json) no longer exists" in proc.stderr
+
+
+def test_no_progress_bar_frames_in_a_log_file(tmp_path):
+    """Progress bars are for terminals: with stderr redirected (here a pipe) they stay out of it."""
+    proc = nasfast("train-predictor", "--space", "nb201", "--train-size", "60", "--epochs", "3", "--out",
+                   str(tmp_path / "m.pt"))
+    assert "fit:" not in proc.stderr and "\r" not in proc.stderr

@@ -120,11 +120,19 @@ def test_score_archs_file(models, tmp_path, capsys):
     (["--space", "nb201", "--model", "{nb201}", "--sample", "10", "--top", "0"], "--top must be positive"),
     (["--space", "nb201", "--model", "{nb201}", "--sample", "10", "--chunk-size", "37", "--micro-batch", "64"],
      "--micro-batch 64 is above --chunk-size 37"),
+    (["--space", "nb201", "--model", "{nb201}", "--archs", "{empty}"], "empty.txt: no architectures in the file"),
+    (["--space", "nb201", "--model", "{nb201}", "--archs", "{header}"], "header.csv: no architectures in the file"),
+    (["--space", "nb201", "--model", "{nb201}", "--archs", "{binary}"], "binary.txt: not UTF-8 text"),
 ])
 def test_score_errors(models, tmp_path, capsys, argv, message):
     bad = tmp_path / "bad.txt"
     bad.write_text(f"{nb201.from_index(1)}\n|nope~0|\n")
-    fill = {"{missing}": str(tmp_path / "none.pt"), "{nb201}": str(models["nb201"]), "{bad}": str(bad)}
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "header.csv").write_text("arch\n")
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00junk\n")
+    fill = {"{missing}": str(tmp_path / "none.pt"), "{nb201}": str(models["nb201"]), "{bad}": str(bad),
+            **{f"{{{n}}}": str(tmp_path / f) for n, f in (("empty", "empty.txt"), ("header", "header.csv"),
+                                                         ("binary", "binary.txt"))}}
     code, _, err = run(capsys, "score", *[fill.get(a, a) for a in argv], "--out", str(tmp_path / "o.csv"),
                        "--no-progress")
     assert code == 2 and message in err and err.startswith("nasfast score: error:")
@@ -140,6 +148,30 @@ def test_bad_space_and_table(tmp_path, capsys):
     code, _, err = run(capsys, "train-predictor", "--space", "nb201", "--table", str(tmp_path / "x.csv"),
                        "--out", str(tmp_path / "m.pt"))
     assert code == 2 and "no such file" in err
+
+
+def test_a_bad_out_or_seed_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """--out is a file path that can be written, checked when the options are parsed (training and
+    scoring come before the write, and used to be thrown away by a late OSError)."""
+    from nasfast.predictors import GATESPredictor
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("trained or scored before refusing the options")
+    monkeypatch.setattr(GATESPredictor, "fit", no_work)
+    monkeypatch.setattr(GATESPredictor, "load", no_work)
+    (tmp_path / "afile").write_text("x")
+    cases = [(["train-predictor", "--space", "nb201", "--out", str(tmp_path)], "is a directory; give a file path"),
+             (["train-predictor", "--space", "nb201", "--out", str(tmp_path / "afile" / "m.pt")], "is a file, not a"),
+             (["train-predictor", "--space", "nb201", "--seed", "-1", "--out", str(tmp_path / "m.pt")],
+              "--seed: expected a non-negative integer, got -1"),
+             (["score", "--space", "nb201", "--model", "m.pt", "--sample", "3", "--out", str(tmp_path)],
+              "is a directory"),
+             (["score", "--space", "nb201", "--model", "m.pt", "--sample", "3", "--seed", "-3", "--out", "o.csv"],
+              "--seed: expected a non-negative integer, got -3")]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and message in capsys.readouterr().err, argv
 
 
 def test_score_csv_without_a_header_keeps_its_first_candidate_and_ignores_a_bom(models, tmp_path, capsys):

@@ -714,8 +714,13 @@ def test_bad_settings_devices_and_model_files_are_named(tmp_path):
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         GATESPredictor("nb201", batch_size=0)
     p = GATESPredictor("nb201", layers=(8,), mlp_hidden=(8,))
-    with pytest.raises(ValueError, match="epochs must be at least 1, got 0"):
-        p.fit(np.arange(4), np.arange(4.0), epochs=0)
+    for bad in (0, 2.5):  # 2.5 used to train 2 epochs
+        with pytest.raises(ValueError, match=f"epochs must be a positive integer, got {bad}"):
+            p.fit(np.arange(4), np.arange(4.0), epochs=bad)
+    with pytest.raises(IsADirectoryError, match="is a directory; give a file path"):
+        p.save(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no directory"):
+        p.save(tmp_path / "missing" / "p.pt")
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
         GATESPredictor("nb201", device="gpu")
     if not torch.cuda.is_available():

@@ -381,8 +381,9 @@ def test_resume_can_extend_the_budget(bench, tmp_path):
 def test_resume_refuses_another_config(bench, tmp_path):
     run = tmp_path / "run"
     _run(bench, run, budget=20)
-    with pytest.raises(ResumeError, match="strategy config"):
+    with pytest.raises(ResumeError, match="strategy config differs from the given one in seed: 3 -> 4; drop") as err:
         _run(bench, run, budget=20, seed=4, resume=True)
+    assert "'algo'" not in str(err.value)  # only the differing keys, not both whole configs
     with pytest.raises(ValueError, match="already holds 20 evaluations, more than the budget 10"):
         _run(bench, run, budget=10, resume=True)
 

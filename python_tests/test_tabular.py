@@ -314,6 +314,8 @@ def test_csv_with_a_byte_order_mark(tmp_path):
     ("arch,x\n6111,1\n0,2\n6111,3\n", r"t\.csv:4: duplicate architecture '6111' \(already on line 2\)"),
     ("arch,x\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1\n1651,1\n", r":3: duplicate .* line 2"),
     ("arch,acc,y\n0,1,2\n1,abc,3\n", r"t\.csv:3: column 'acc' holds 'abc'"),
+    ("arch,acc\n0,1\n1,inf\n", r"t\.csv:3: column 'acc' holds 'inf'; give a finite number"),
+    ("arch,acc\n0,-inf\n1,2\n", r"t\.csv:2: column 'acc' holds '-inf'"),
     ("arch,x\n0,1\n1\n", r"t\.csv:3: 1 fields, expected 2"),
     ("arch,x,x\n0,1,2\n", "duplicate column header 'x'"),
     ("", "empty CSV"),
@@ -354,6 +356,13 @@ def test_csv_nb101_and_darts(tmp_path):
         tabular.from_csv(p, "darts")
     with pytest.raises(ValueError, match="unknown space"):
         tabular.from_csv(p, "nb999")
+    # an arch of another space: the formats the space accepts, and what the cell looks like
+    nb201_arch = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    p = _write(tmp_path, f"arch,acc\n{nb201_arch},1\n", "w.csv")
+    with pytest.raises(ValueError, match=r"w.csv:2: .*32-hex module hash .* looks like an NB201 .*not a nb101"):
+        tabular.from_csv(p, "nb101")
+    with pytest.raises(ValueError, match=r"w.csv:2: .*Genotype\(\.\.\.\) text or a \(2, 8, 2\) JSON .* NB201"):
+        tabular.from_csv(p, "darts")
 
 
 def test_names_of_the_wrong_type_are_named(b201):

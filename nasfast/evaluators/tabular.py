@@ -73,7 +73,8 @@ class TabularEvaluator:
     """Look up the validation accuracy, test accuracy and training cost of each requested arch.
 
     Args:
-        benchmark: a ``nasfast.tabular.Benchmark`` (``tabular.load("nb201")`` or a user's table).
+        benchmark: a ``nasfast.tabular.Benchmark`` (``tabular.load("nb201")`` or a user's table), or
+            the name of a bundled one ("nb201").
         dataset: ``cifar10``, ``cifar100`` or ``ImageNet16-120``.
         valid_column, test_column, cost_column: override the dataset's columns (any name the
             benchmark accepts). For a table without the default names, the columns are found with
@@ -102,6 +103,13 @@ class TabularEvaluator:
         cost_column: str | None = None,
         table_path: str | Path | None = None,
     ) -> None:
+        from nasfast import tabular
+
+        if isinstance(benchmark, str):
+            benchmark = tabular.load(benchmark)
+        elif not isinstance(benchmark, tabular.Benchmark):
+            raise TypeError(f"benchmark must be a nasfast.tabular.Benchmark (tabular.load(...) or "
+                            f"tabular.from_csv(...)) or a bundled name, got {type(benchmark).__name__}")
         self.benchmark = benchmark
         self.dataset = canonical_dataset(dataset)
         self.table_path = str(table_path) if table_path is not None else None
@@ -230,6 +238,9 @@ def build_evaluator(config: dict[str, Any]) -> TabularEvaluator:
     from nasfast import tabular
 
     if config.get("table"):
+        if not Path(config["table"]).is_file():
+            raise FileNotFoundError(f"the run's table {config['table']} (recorded in its config.json) no longer "
+                                    "exists; put it back, or start a new run")
         benchmark = tabular.from_csv(config["table"], space=config["space"])
     else:
         benchmark = tabular.load(config["benchmark"])

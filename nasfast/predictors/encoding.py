@@ -145,8 +145,13 @@ def nb201_op_indices(archs: Any) -> np.ndarray:
         archs = archs.cpu().numpy()
     if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
         if archs.ndim == 2:
-            if archs.shape[1] != nb201.NUM_EDGES or archs.min(initial=0) < 0 or archs.max(initial=0) >= nb201.NUM_OPS:
+            if archs.shape[1] != nb201.NUM_EDGES:
                 raise ValueError(f"NB201 op index array must be (B, 6) with values 0..4, got shape {archs.shape}")
+            bad = np.argwhere((archs < 0) | (archs >= nb201.NUM_OPS))
+            if len(bad):
+                (b, e), count = bad[0], len(bad)
+                raise ValueError(f"NB201 op index array must hold values 0..{nb201.NUM_OPS - 1}: [{b}, {e}] is "
+                                 f"{archs[b, e]} ({count} such value(s))")
             return archs.astype(np.int64)
         if archs.ndim == 1:
             if archs.size and (archs.min() < 0 or archs.max() >= nb201.NUM_ARCHS):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from nasfast.predictors import network
 from nasfast.predictors.encoding import Encoded, batch_size, take, to_device
 from nasfast.predictors.network import PredictorNet
 from nasfast.predictors.train import Progress, train
-from nasfast.validation import check_seed
+from nasfast.validation import check_positive_int, check_seed
 
 _FORMAT = "nasfast.GATESPredictor/1"
 
@@ -78,9 +79,7 @@ class GATESPredictor:
         Returns self; ``history`` holds the mean loss per epoch.
         """
         seed = int(self.config["seed"]) if seed is None else check_seed(seed)
-        epochs = int(self.config["epochs"] if epochs is None else epochs)
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        epochs = check_positive_int(self.config["epochs"] if epochs is None else epochs, "epochs")
         acc = np.asarray(accuracies.detach().cpu() if isinstance(accuracies, torch.Tensor) else accuracies,
                          dtype=np.float64).reshape(-1)
         enc = self.encode(archs)
@@ -216,6 +215,11 @@ class GATESPredictor:
 
     def save(self, path: str | os.PathLike) -> None:
         """State dict + config, loadable with ``torch.load(weights_only=True)``."""
+        target = Path(path)  # torch's own message for these reads "[enforce fail at inline_container.cc]"
+        if target.is_dir():
+            raise IsADirectoryError(f"cannot save the predictor to {target}: it is a directory; give a file path")
+        if not target.parent.is_dir():
+            raise FileNotFoundError(f"cannot save the predictor to {target}: no directory {target.parent}")
         torch.save({"format": _FORMAT, "space": self.space, "encoder": self.encoder, "loss": self.loss,
                     "config": self.config, "history": list(self.history),
                     "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()}}, path)

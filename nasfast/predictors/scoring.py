@@ -325,6 +325,13 @@ def _arch_cells(path: Path, is_arch: Callable[[str], bool] = lambda text: False)
     first header among ``ARCH_HEADERS``, else the first column; a first line with no such header
     whose first cell ``is_arch`` is a candidate, not a header), any other file one arch a line
     (blank lines and lines starting with ``#`` skipped). A UTF-8 byte-order mark is dropped."""
+    try:
+        yield from _arch_cells_utf8(path, is_arch)
+    except UnicodeDecodeError as err:  # its own message names neither the file nor the line
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason}); give a text file of architectures") from None
+
+
+def _arch_cells_utf8(path: Path, is_arch: Callable[[str], bool]) -> Iterator[tuple[int, str]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         if path.suffix.lower() == ".csv":
             reader = csv.reader(fh)
@@ -428,7 +435,8 @@ def score_stream(predictor: Any, batches: Iterator[Any], top: int, *, total: int
     best_scores = np.empty(0, dtype=np.float64)
     best_seq = np.empty(0, dtype=np.int64)
     seen = unique = 0
-    bar = tqdm(total=total, unit="arch", unit_scale=True, desc="score", disable=not progress)
+    # disable=None: no bar when stderr is not a terminal (a log file would fill with frames)
+    bar = tqdm(total=total, unit="arch", unit_scale=True, desc="score", disable=None if progress else True)
     try:
         for batch in batches:
             n = _size(space, batch)

@@ -103,7 +103,7 @@ def _progress_fn(progress: Progress, epochs: int) -> tuple[Callable[[int, float]
     if progress is True:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, desc="fit", unit="epoch")
+        bar = tqdm(total=epochs, desc="fit", unit="epoch", disable=None)  # None: no bar when stderr is no terminal
 
         def show(epoch: int, loss: float) -> None:
             bar.update(1)

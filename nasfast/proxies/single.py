@@ -208,7 +208,21 @@ def compute_proxies(net: nn.Module, names: str | list[str], x: torch.Tensor, y: 
     output does not depend on its cell (an NB201 cell with no input->output path: ``has_path``
     False) gets NaN for every proxy that looks at data or gradients, as the batched evaluator."""
     names = check_proxy_names(names)  # also "snip,synflow" as one string
-    check_batch(x, y, getattr(net, "num_classes", None), names)
+    num_classes = getattr(net, "num_classes", None)
+    check_batch(x, y, num_classes, names)
+    if num_classes is None and len(y) and any(PROXIES[n].uses_data for n in names if n in PROXIES):
+        # a user's module that does not say its class count: read it off one forward, so that a label
+        # beyond it is named here rather than as an IndexError inside cross_entropy
+        param = next((p for p in net.parameters() if p.is_floating_point()), None)
+        training = net.training
+        net.eval()  # in eval mode the probe leaves batch-norm running statistics alone
+        try:
+            with torch.no_grad():
+                logits = net(x[:2].to(param.dtype) if param is not None else x[:2])
+        finally:
+            net.train(training)
+        if isinstance(logits, torch.Tensor) and logits.dim() == 2:
+            check_batch(x, y, logits.shape[1], names)
     bad = [n for n in names if n not in SINGLE]
     if bad:
         raise ValueError(f"unknown proxy {bad[0]!r}; choose from {sorted(SINGLE)}")

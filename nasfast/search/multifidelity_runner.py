@@ -74,6 +74,8 @@ def run_multifidelity_search(strategy: MultiFidelityStrategy, evaluator: Evaluat
     started = time.perf_counter()
     if strategy.history:
         raise ValueError("run_multifidelity_search needs a fresh strategy (it has already been asked)")
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir must be a path (str or os.PathLike), got {type(out_dir).__name__}")
     out = Path(out_dir)
     check_fidelities(strategy, evaluator)
     config = {"strategy": strategy.config(), "evaluator": evaluator.config(), "history_columns": list(MF_HISTORY_FIELDS)}

@@ -243,7 +243,18 @@ def check_resumable(out: Path, config: dict[str, Any]) -> None:
             raise ResumeError(f"cannot resume {out}: the table {given.get('table')} changed since the run started "
                               "(its table_sha256 differs), so the continued run would search another table; "
                               "start a new run directory")
-        raise ResumeError(f"cannot resume {out}: its {key} config {was} differs from the given {given}")
+        raise ResumeError(f"cannot resume {out}: its {key} config differs from the given one in "
+                          f"{_config_difference(was, given)}; drop the differing options or use another output "
+                          "directory")
+
+
+def _config_difference(was: Any, given: Any, limit: int = 6) -> str:
+    """The keys where two configs differ, as ``key: saved -> given`` (the whole values when not dicts)."""
+    if not (isinstance(was, dict) and isinstance(given, dict)):
+        return f"its whole value: {was!r} -> {given!r}"
+    keys = [k for k in dict.fromkeys([*was, *given]) if was.get(k, "<absent>") != given.get(k, "<absent>")]
+    parts = [f"{k}: {was.get(k, '<absent>')!r} -> {given.get(k, '<absent>')!r}" for k in keys[:limit]]
+    return ", ".join(parts) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
 def read_history(path: Path) -> list[Observation]:
@@ -358,6 +369,9 @@ def run_search(
     budget = _check_budget(strategy, budget)
     if strategy.history or strategy.seen:
         raise ValueError("run_search needs a fresh strategy (it has already been asked)")
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir must be a path (str or os.PathLike): every observation is written there as "
+                        f"it happens; got {type(out_dir).__name__}")
     out = Path(out_dir)
     config = {
         "strategy": _config_of(strategy),

@@ -240,7 +240,7 @@ class SupernetTrainer:
             from tqdm import tqdm
 
             batches = tqdm(batches, total=math.ceil(len(self.data.weights_y) / cfg.batch_size),
-                           desc=f"epoch {self.epoch}", leave=False)
+                           desc=f"epoch {self.epoch}", leave=False, disable=None)  # not into a log file
         self.supernet.train()
         for x, y in batches:
             if cfg.augment:

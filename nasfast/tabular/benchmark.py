@@ -100,7 +100,12 @@ class Benchmark:
             return self._lower[name.lower()]
         known = list(self._infos) + list(self._aliases)
         close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
-        hint = f"; did you mean {close}?" if close else f"; see .columns ({len(self._infos)} names)"
+        if close:
+            hint = f"; did you mean {close}?"
+        elif len(self._infos) <= 12:  # a user table: its few names say more than a pointer
+            hint = f"; its columns are {list(self._infos)}"
+        else:
+            hint = f"; see .columns, or `nasfast info --benchmark {self.name}` ({len(self._infos)} names)"
         raise KeyError(f"benchmark {self.name!r} has no column {name!r}{hint}")
 
     # ---- values -----------------------------------------------------------------------------

@@ -139,9 +139,13 @@ def _number(text: str, column: str, path: Path, line: int) -> float:
     if not t:
         return math.nan
     try:
-        return float(t)
+        value = float(t)
     except ValueError:
         raise ValueError(f"{path}:{line}: column {column!r} holds {text!r}, which is not a number") from None
+    if math.isinf(value):  # an accuracy or cost of inf is a broken export: searches would keep it as a value
+        raise ValueError(f"{path}:{line}: column {column!r} holds {text!r}; give a finite number, or leave the "
+                         "cell empty (or nan) where there is no value")
+    return value
 
 
 # ---- one parser per space: cell text -> (arch object, lookup key) ------------------------------
@@ -158,9 +162,13 @@ def _parse_nb101(cell: str) -> tuple[Any, str]:
         return cell.lower(), cell.lower()
     from nasfast.spaces import nb101
 
-    obj = json.loads(cell)
+    expected = 'expected a 32-hex module hash or {"matrix": [[...]], "ops": [...]} JSON'
+    try:
+        obj = json.loads(cell)
+    except json.JSONDecodeError:
+        raise ValueError(expected + _other_space_hint(cell, "nb101")) from None
     if not isinstance(obj, dict) or "ops" not in obj or not ({"matrix", "adjacency"} & obj.keys()):
-        raise ValueError('expected a 32-hex module hash or {"matrix": [[...]], "ops": [...]}')
+        raise ValueError(expected)
     spec = nb101.Spec(obj.get("matrix", obj.get("adjacency")), obj["ops"])
     return spec, spec.fingerprint()
 
@@ -168,8 +176,25 @@ def _parse_nb101(cell: str) -> tuple[Any, str]:
 def _parse_darts(cell: str) -> tuple[Any, bytes]:
     from nasfast.spaces import darts
 
-    genotype = darts.parse(cell) if cell.startswith("Genotype") else darts.from_compact(json.loads(cell))
+    if cell.startswith("Genotype"):
+        genotype = darts.parse(cell)
+    else:
+        try:
+            compact = json.loads(cell)
+        except json.JSONDecodeError:
+            raise ValueError("expected Genotype(...) text or a (2, 8, 2) JSON array"
+                             + _other_space_hint(cell, "darts")) from None
+        genotype = darts.from_compact(compact)
     return genotype, np.ascontiguousarray(genotype.to_compact(), dtype=np.int8).tobytes()
+
+
+def _other_space_hint(cell: str, space: str) -> str:
+    """A hint when ``cell`` reads as an architecture of another space (the usual cause)."""
+    if cell.startswith("|") and "~" in cell:
+        return f"; this looks like an NB201 architecture string, not a {space} one (wrong space?)"
+    if cell.startswith("Genotype"):
+        return f"; this looks like a DARTS genotype, not a {space} one (wrong space?)"
+    return ""
 
 
 _ARCH_PARSERS: dict[str, Callable[[str], tuple[Any, Any]]] = {
