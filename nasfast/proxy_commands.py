@@ -24,8 +24,12 @@ def add_proxies(sub: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="all 15,625 archs (NASLib's 725 first, then random order)")
     which.add_argument("--archs", type=Path, help="file with one NB201 arch string or index per line")
-    which.add_argument("--sample", type=positive_int, help="a fixed random sample of this many archs (seed 0)")
-    p.add_argument("--out", type=Path, required=True, help="CSV to write (appended to when resuming)")
+    which.add_argument("--sample", type=positive_int,
+                       help="a fixed random sample of this many archs (seed 0). Samples of different sizes are "
+                            "unrelated, not nested: a larger N computes mostly new archs. To grow a table, run "
+                            "--all for as long as needed (rerunning resumes) or list the archs with --archs")
+    p.add_argument("--out", type=Path, required=True,
+                   help="CSV to write (appended to when resuming; a second run on it while one is running is refused)")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64, the reference's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (each arch its own stream)")
     p.add_argument("--arch-batch", type=positive_int, default=1,

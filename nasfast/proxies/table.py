@@ -2,7 +2,8 @@
 
 A run is resumable: the CSV keeps every finished architecture and a JSON file beside it
 (``<out>.json``) keeps the configuration; running the same command again computes only what is
-missing, and refuses to mix rows made under a different configuration.
+missing, and refuses to mix rows made under a different configuration. While a run writes, it holds
+``<out>.lock`` (``nasfast.output_lock``): a second run on the same CSV is refused, not interleaved.
 
 Each architecture's initial weights come from its own seed (``arch_seed(init_seed, index)``), so a
 value does not depend on which other architectures shared its batch or on the order of the run
@@ -16,6 +17,7 @@ import csv
 import gzip
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ import torch
 
 from nasfast.device import resolve_device
 from nasfast.models.nb201 import nb201_weights
+from nasfast.output_lock import hold_output, repeated_header
 from nasfast.proxies.data import get_dataset, num_bundled_images, proxy_batch
 from nasfast.proxies.definitions import check_proxy_names
 from nasfast.proxies.nb201_batched import nb201_proxies_batched
@@ -77,7 +80,11 @@ def priority_order(seed: int = 0) -> np.ndarray:
 
 
 def fixed_sample(n: int = 1000, seed: int = 0) -> np.ndarray:
-    """A fixed random sample of NB201 indices (the fisher / grasp sample), sorted."""
+    """A fixed random sample of ``n`` NB201 indices (the fisher / grasp sample), sorted.
+
+    Samples of different ``n`` are unrelated, not nested: ``fixed_sample(14)`` shares only a few
+    indices with ``fixed_sample(12)`` (kept so, since the shipped fisher / grasp table was made with
+    this draw). For a set that grows, take prefixes of ``priority_order()`` or list the indices."""
     if not 1 <= n <= space.NUM_ARCHS:
         raise ValueError(f"sample size must be 1..{space.NUM_ARCHS} (the NB201 space), got {n}")
     return np.sort(np.random.default_rng(seed).choice(space.NUM_ARCHS, size=n, replace=False))
@@ -111,23 +118,31 @@ def _has_rows(out: Path) -> bool:
 
 
 def read_table(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """A proxy CSV as columns: ``index`` (int64), ``arch`` (str) and one float64 array per proxy."""
+    """A proxy CSV as columns: ``index`` (int64), ``arch`` (str) and one float64 array per proxy.
+    A value that does not parse is a ``ValueError`` naming ``path:line``."""
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", newline="") as f:
-        rows = list(csv.reader(f))
+        reader = csv.reader(f)
+        rows = [(reader.line_num, r) for r in reader]
     if not rows:
         raise ValueError(f"{path} is empty")
-    header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
-    cols: dict[str, np.ndarray] = {}
-    for j, name in enumerate(header):
-        values = [r[j] for r in body]
-        if name == "index":
-            cols[name] = np.array(values, dtype=np.int64)
-        elif name == "arch":
-            cols[name] = np.array(values, dtype=object)
-        else:
-            cols[name] = np.array([float(v) if v else np.nan for v in values], dtype=np.float64)
-    return cols
+    header = rows[0][1]
+    body = [(n, r) for n, r in rows[1:] if len(r) == len(header)]  # a shorter row: one torn by a killed run
+    cols: dict[str, list] = {name: [] for name in header}
+    for n, r in body:
+        if r == header:
+            raise repeated_header(path, n)
+        for name, v in zip(header, r):
+            if name == "arch":
+                cols[name].append(v)
+                continue
+            try:
+                cols[name].append(int(v) if name == "index" else float(v) if v else np.nan)
+            except ValueError:
+                raise ValueError(f"{path}:{n}: {name} {v!r} is not {'an integer' if name == 'index' else 'a number'}"
+                                 ) from None
+    return {name: np.array(values, dtype=np.int64 if name == "index" else object if name == "arch" else np.float64)
+            for name, values in cols.items()}
 
 
 BUNDLED_TABLES = ("nb201_cifar10", "nb201_cifar100", "nb201_ImageNet16-120", "nb201_cifar10_fisher_grasp",
@@ -212,8 +227,11 @@ def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.P
     ``device``: where the networks run (initial weights are drawn on the CPU, so a value does not
     depend on the device beyond floating-point rounding). ``workers`` > 1: that many processes
     share the archs, each with this process's torch threads divided among them (at least 1); rows
-    are still written in ``indices`` order, each as soon as it and those before it are done."""
+    are still written in ``indices`` order, each as soon as it and those before it are done.
+    ``OutputInUse`` when another run holds ``out`` (its ``<out>.lock``)."""
     out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"{out} is a directory; --out names the CSV file to write")
     if out.suffix == ".gz":  # rows are appended and a torn last line cut byte-wise: plain text only
         raise ValueError(f"{out}: proxy tables are written as plain CSV (each row appended as it completes); "
                          "drop the .gz and gzip the table when it is done, as the shipped tables are")
@@ -227,16 +245,32 @@ def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.P
     if isinstance(workers, bool) or int(workers) != workers or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    with hold_output(out, "proxy table"):  # held until the last row: a second run would append the same rows
+        return _run_locked(indices, config, out, arch_batch, progress, device, workers)
+
+
+def _run_locked(indices: list[int], config: TableConfig, out: Path, arch_batch: int, progress: bool,
+                device: str | torch.device, workers: int) -> int:
+    """``run_nb201_table`` once it holds the lock of ``out``."""
     _check_meta(out, config)
     header = ["index", "arch", *config.proxies]
     done: set[int] = set()
     if out.exists() and out.stat().st_size:
         _drop_partial_last_line(out)
         with open(out, newline="") as f:
-            rows = list(csv.reader(f))
-        if rows[0] != header:
-            raise ValueError(f"{out} has columns {rows[0]}, expected {header}")
-        done = {int(r[0]) for r in rows[1:] if len(r) == len(header)}
+            reader = csv.reader(f)
+            lines = [(reader.line_num, r) for r in reader]
+        if lines[0][1] != header:
+            raise ValueError(f"{out} has columns {lines[0][1]}, expected {header}")
+        for n, r in lines[1:]:
+            if len(r) != len(header):
+                continue
+            if r == header:
+                raise repeated_header(out, n)
+            try:
+                done.add(int(r[0]))
+            except ValueError:
+                raise ValueError(f"{out}:{n}: index {r[0]!r} is not an integer") from None
     todo = list(dict.fromkeys(i for i in indices if i not in done))
     if not todo:
         return 0
@@ -257,7 +291,7 @@ def run_nb201_table(indices: Sequence[int], config: TableConfig, out: str | os.P
     new_file = not out.exists() or not out.stat().st_size
     try:
         with open(out, "a", newline="") as f, tqdm(total=len(todo), desc=f"proxies {config.dataset}", unit="arch",
-                                                   disable=not progress) as bar:
+                                                   disable=not progress or not sys.stderr.isatty()) as bar:
             writer = csv.writer(f)
             if new_file:
                 writer.writerow(header)

@@ -12,11 +12,13 @@ that match the request, and returns the summary.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nasfast.output_lock import hold_output
 from nasfast.reproduce import report
 from nasfast.reproduce.gates import (
     ALL_CONFIGS,
@@ -56,6 +58,8 @@ def run(name: str, out: str | Path, *, seeds: int | None = None, epochs: int | N
     ``quick``). On a shared machine 1 thread can be many times faster than 2 busy-waiting ones.
     ``echo`` receives one line per finished run and the final table. ``report_only``: run nothing,
     only write the table etc. from what ``out/results.csv`` holds (missing cells show as not run).
+    ``OutputInUse`` (``nasfast.output_lock``) when another run holds ``out`` (its ``.lock``, removed
+    when a run ends).
     """
     exp = get(name)
     variant = "quick" if quick else "paper"
@@ -82,54 +86,59 @@ def run(name: str, out: str | Path, *, seeds: int | None = None, epochs: int | N
     for c in counts:  # fail before the first run, not after hours
         split.train_rows(exp.n_train(c, len(split.pool)), 0)
     out = Path(out)
+    results = out / "results.csv"
+    if report_only and not (results.exists() and results.stat().st_size):  # refused before mkdir: no empty --out
+        raise ValueError(f"--report-only: {results} has no {exp.name} rows to report")
     out.mkdir(parents=True, exist_ok=True)
-    log = report.ResultsLog(out / "results.csv", exp.name)
-    done = log.done()
-    # smallest counts first, all configs and seeds of a count before the next: early rows fill whole columns
-    todo = [(count, seed, config) for count in counts for seed in req.seeds for config in configs
-            if (variant, config, format_count(count), seed, epochs) not in done and not report_only]
-    if report_only:
-        if not done:
-            raise ValueError(f"--report-only: {out / 'results.csv'} has no {exp.name} rows to report")
-        echo(f"{exp.name}: report only, from the {len(done)} row(s) in {out / 'results.csv'}")
-    else:
-        skipped = len(counts) * len(configs) * seeds - len(todo)
-        echo(f"{exp.name}: {len(todo)} run(s) to do, {skipped} already in {out / 'results.csv'} (skipped)")
+    with hold_output(out, "reproduce directory"):  # a second run on --out would append the same rows
+        log = report.ResultsLog(results, exp.name)
+        done = log.done()
+        # smallest counts first, all configs and seeds of a count before the next: early rows fill whole columns
+        todo = [(count, seed, config) for count in counts for seed in req.seeds for config in configs
+                if (variant, config, format_count(count), seed, epochs) not in done and not report_only]
+        if report_only:
+            if not done:
+                raise ValueError(f"--report-only: {results} has no {exp.name} rows to report")
+            echo(f"{exp.name}: report only, from the {len(done)} row(s) in {results}")
+        else:
+            skipped = len(counts) * len(configs) * seeds - len(todo)
+            echo(f"{exp.name}: {len(todo)} run(s) to do, {skipped} already in {results} (skipped)")
 
-    from tqdm.auto import tqdm
+        from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(todo), desc=exp.name, unit="run", disable=not progress or not todo)
-    start = time.perf_counter()
-    try:
-        for count, seed, config in todo:
-            bar.set_postfix_str(f"{config} n={format_count(count)} seed={seed}")
-            row = run_one(exp, split, config, count, seed, epochs=epochs, overrides=overrides, device=device)
-            log.append({"variant": variant, **row})
-            bar.update(1)
-            msg = (f"{config:<18} count={row['count']:>6} (n={row['n_train']:>6}) seed={seed} tau={row['tau']:.4f} "
-                   f"N@5={row['n_at_5']} N@10={row['n_at_10']} ({row['seconds']:.1f} s)")
-            if progress:
-                bar.write(msg)  # above the bar, which stays at the bottom
-            else:
-                echo(msg)
-    finally:
-        bar.close()
+        show_bar = progress and sys.stderr.isatty()  # no bar frames in a log file
+        bar = tqdm(total=len(todo), desc=exp.name, unit="run", disable=not show_bar or not todo)
+        start = time.perf_counter()
+        try:
+            for count, seed, config in todo:
+                bar.set_postfix_str(f"{config} n={format_count(count)} seed={seed}")
+                row = run_one(exp, split, config, count, seed, epochs=epochs, overrides=overrides, device=device)
+                log.append({"variant": variant, **row})
+                bar.update(1)
+                msg = (f"{config:<18} count={row['count']:>6} (n={row['n_train']:>6}) seed={seed} "
+                       f"tau={row['tau']:.4f} N@5={row['n_at_5']} N@10={row['n_at_10']} ({row['seconds']:.1f} s)")
+                if show_bar:
+                    bar.write(msg)  # above the bar, which stays at the bottom
+                else:
+                    echo(msg)
+        finally:
+            bar.close()
 
-    settings = {
-        "experiment": exp.name, "variant": variant, "configs": list(configs), "counts": list(counts),
-        "seeds": list(req.seeds), "epochs": epochs, "device": device,
-        "torch_threads": torch.get_num_threads(), "network_overrides": overrides,
-        "label_column": exp.label_column, "n_test": len(split.test), "pool_size": len(split.pool),
-        "split_seed": split.seed, "tau": "mean test tau of the last 5 epochs (A1.7); N@K after the final epoch",
-        "notes": list(exp.notes), "seconds_this_invocation": round(time.perf_counter() - start, 1),
-        "known_configs": list(ALL_CONFIGS),
-    }
-    cells = report.aggregate(exp, log.rows, req)
-    checks = exp.checks(report.cell_lookup(cells))
-    table = report.markdown(exp, req, cells, checks, settings)
-    (out / "table.md").write_text(table)
-    report.write_summary(out / "summary.json", exp, cells, checks, settings)
-    report.plot(out / "tau.png", exp, req, cells)
-    echo(table)
-    echo(f"written: {out / 'results.csv'}, {out / 'table.md'}, {out / 'summary.json'}, {out / 'tau.png'}")
-    return {"settings": settings, "cells": cells, "checks": checks}
+        settings = {
+            "experiment": exp.name, "variant": variant, "configs": list(configs), "counts": list(counts),
+            "seeds": list(req.seeds), "epochs": epochs, "device": device,
+            "torch_threads": torch.get_num_threads(), "network_overrides": overrides,
+            "label_column": exp.label_column, "n_test": len(split.test), "pool_size": len(split.pool),
+            "split_seed": split.seed, "tau": "mean test tau of the last 5 epochs (A1.7); N@K after the final epoch",
+            "notes": list(exp.notes), "seconds_this_invocation": round(time.perf_counter() - start, 1),
+            "known_configs": list(ALL_CONFIGS),
+        }
+        cells = report.aggregate(exp, log.rows, req)
+        checks = exp.checks(report.cell_lookup(cells))
+        table = report.markdown(exp, req, cells, checks, settings)
+        (out / "table.md").write_text(table)
+        report.write_summary(out / "summary.json", exp, cells, checks, settings)
+        report.plot(out / "tau.png", exp, req, cells)
+        echo(table)
+        echo(f"written: {out / 'results.csv'}, {out / 'table.md'}, {out / 'summary.json'}, {out / 'tau.png'}")
+        return {"settings": settings, "cells": cells, "checks": checks}

@@ -48,7 +48,9 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
                     "plot (gates-*: tau.png, nosh-*: budget.png, landmark-nb201: skdt.png, proxybo-nb201: "
                     "curves.png).")
     p.add_argument("experiment", choices=sorted([*EXPERIMENTS, "proxies-nb201", "proxybo-nb201", "nosh-nb201", "nosh-nb101", "landmark-nb201"]))
-    p.add_argument("--out", type=Path, help="output directory (default runs/reproduce-<experiment>[-quick])")
+    p.add_argument("--out", type=Path,
+                   help="output directory (default runs/reproduce-<experiment>[-quick]); a second run on it while one "
+                        "is running is refused")
     p.add_argument("--seeds", type=positive_int,
                    help="number of seeds, 0..N-1 (default 3; proxybo-nb201 30, nosh-nb201 / nosh-nb101 10; 2 with "
                         "--quick)")

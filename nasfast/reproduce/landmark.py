@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -41,6 +42,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from nasfast.output_lock import hold_output
+from nasfast.reproduce.report import read_rows
 
 EXPERIMENT = "landmark-nb201"
 VARIANTS = ("spos", "spos+landmarks")
@@ -65,6 +69,7 @@ PAPER_ACC_COLUMN = "cifar10/acc/test/200ep"
 
 RESULT_FIELDS = ("experiment", "config", "variant", "seed", "epochs", "skdt", "kdt", "found_acc", "top_mean_acc",
                  "top_best_acc", "found_arch", "landmarks", "pool", "seconds")
+_NUMBERS = ("skdt", "kdt", "found_acc", "top_mean_acc")  # of RESULT_FIELDS, averaged per variant
 CURVE_FIELDS = ("config", "variant", "seed", "epoch", "lr", "lambda", "train_loss", "train_acc", "rank_loss",
                 "skdt", "kdt", "seconds")
 
@@ -118,11 +123,9 @@ QUICK = LandmarkSetup(channels=4, cells=1, epochs=2, warmup_epochs=1, batch_size
                       search_mutation=1, search_crossover=1, top_k=2)
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.exists() or path.stat().st_size == 0:
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+def _read_csv(path: Path, ints: Sequence[str] = ("seed",), floats: Sequence[str] = ()) -> list[dict[str, str]]:
+    """The rows of ``path``, each checked (``read_rows``: a bad line is named ``path:line``)."""
+    return read_rows(path, ints=ints, floats=floats)
 
 
 def _write_csv(path: Path, fields: Sequence[str], rows: Sequence[dict[str, Any]], append: bool) -> None:
@@ -329,38 +332,41 @@ def run(out: str | Path, *, quick: bool = False, seeds: int | Sequence[int] | No
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results_path, curves_path = out / "results.csv", out / "curves.csv"
-    rows = [r for r in _read_csv(results_path) if r.get("experiment") == EXPERIMENT]
-    done = {(r["variant"], int(r["seed"])) for r in rows if r["config"] == setup.tag}
-    todo = [(v, s) for s in seed_list for v in VARIANTS if (v, s) not in done]
-    echo(f"{EXPERIMENT}: {len(todo)} run(s) to do, {2 * len(seed_list) - len(todo)} already in {results_path} "
-         f"(skipped); config {setup.tag}")
-    start = time.perf_counter()
-    for variant, seed in todo:
-        row, curve = run_one(setup, variant, seed, progress=progress)
-        # drop curve rows a killed earlier attempt of this run may have left, then add this run's
-        kept = [c for c in _read_csv(curves_path)
-                if (c["config"], c["variant"], c["seed"]) != (setup.tag, variant, str(seed))]
-        _write_csv(curves_path, CURVE_FIELDS, kept + curve, append=False)
-        _write_csv(results_path, RESULT_FIELDS, [row], append=True)
-        echo(f"{LABELS[variant]:<17} seed={seed} S-KdT={row['skdt']:.3f} KdT={row['kdt']:.3f} "
-             f"found acc={row['found_acc']:.2f} ({row['found_arch']}) ({row['seconds']:.1f} s)")
+    with hold_output(out, "reproduce directory"):  # a second run on --out would append the same rows
+        results_path, curves_path = out / "results.csv", out / "curves.csv"
+        rows = [r for r in _read_csv(results_path, floats=_NUMBERS) if r.get("experiment") == EXPERIMENT]
+        done = {(r["variant"], int(r["seed"])) for r in rows if r["config"] == setup.tag}
+        todo = [(v, s) for s in seed_list for v in VARIANTS if (v, s) not in done]
+        echo(f"{EXPERIMENT}: {len(todo)} run(s) to do, {2 * len(seed_list) - len(todo)} already in {results_path} "
+             f"(skipped); config {setup.tag}")
+        start = time.perf_counter()
+        for variant, seed in todo:
+            # the per-batch bar only on a terminal: in a log file it would be a line of \r-frames
+            row, curve = run_one(setup, variant, seed, progress=progress and sys.stderr.isatty())
+            # drop curve rows a killed earlier attempt of this run may have left, then add this run's
+            kept = [c for c in _read_csv(curves_path)
+                    if (c["config"], c["variant"], c["seed"]) != (setup.tag, variant, str(seed))]
+            _write_csv(curves_path, CURVE_FIELDS, kept + curve, append=False)
+            _write_csv(results_path, RESULT_FIELDS, [row], append=True)
+            echo(f"{LABELS[variant]:<17} seed={seed} S-KdT={row['skdt']:.3f} KdT={row['kdt']:.3f} "
+                 f"found acc={row['found_acc']:.2f} ({row['found_arch']}) ({row['seconds']:.1f} s)")
 
-    rows = [r for r in _read_csv(results_path) if r.get("experiment") == EXPERIMENT and r["config"] == setup.tag]
-    curves = [c for c in _read_csv(curves_path) if c["config"] == setup.tag]
-    cells = aggregate(rows, seed_list)
-    check = checks(cells)
-    n_img = (setup.weights_per_class * 10, setup.landmark_per_class * 10, setup.evaluation_per_class * 10)
-    settings = {"experiment": EXPERIMENT, "quick": quick, "config": setup.tag, "setup": asdict(setup),
-                "seeds": seed_list, "torch_threads": torch.get_num_threads(),
-                "images": f"weights {n_img[0]} / landmark {n_img[1]} / evaluation {n_img[2]} (bundled CIFAR-10 "
-                          "subset)",
-                "full_cifar10": False, "seconds_this_invocation": round(time.perf_counter() - start, 1)}
-    table = markdown(setup, cells, check, settings)
-    (out / "table.md").write_text(table)
-    summary = {"settings": settings, "cells": cells, "checks": check, "paper": PAPER, "paper_source": PAPER_SOURCE}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
-    plot(out / "skdt.png", curves, seed_list)
-    echo(table)
-    echo(f"written: {results_path}, {curves_path}, {out / 'table.md'}, {out / 'summary.json'}, {out / 'skdt.png'}")
-    return summary
+        rows = [r for r in _read_csv(results_path, floats=_NUMBERS)
+                if r.get("experiment") == EXPERIMENT and r["config"] == setup.tag]
+        curves = [c for c in _read_csv(curves_path) if c["config"] == setup.tag]
+        cells = aggregate(rows, seed_list)
+        check = checks(cells)
+        n_img = (setup.weights_per_class * 10, setup.landmark_per_class * 10, setup.evaluation_per_class * 10)
+        settings = {"experiment": EXPERIMENT, "quick": quick, "config": setup.tag, "setup": asdict(setup),
+                    "seeds": seed_list, "torch_threads": torch.get_num_threads(),
+                    "images": f"weights {n_img[0]} / landmark {n_img[1]} / evaluation {n_img[2]} (bundled CIFAR-10 "
+                              "subset)",
+                    "full_cifar10": False, "seconds_this_invocation": round(time.perf_counter() - start, 1)}
+        table = markdown(setup, cells, check, settings)
+        (out / "table.md").write_text(table)
+        summary = {"settings": settings, "cells": cells, "checks": check, "paper": PAPER, "paper_source": PAPER_SOURCE}
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
+        plot(out / "skdt.png", curves, seed_list)
+        echo(table)
+        echo(f"written: {results_path}, {curves_path}, {out / 'table.md'}, {out / 'summary.json'}, {out / 'skdt.png'}")
+        return summary

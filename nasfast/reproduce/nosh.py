@@ -62,6 +62,9 @@ from typing import Any
 
 import numpy as np
 
+from nasfast.output_lock import hold_output
+from nasfast.reproduce.report import read_rows
+
 #: RANK-NOSH (Wang et al., ICCV 2021) Table 2 (NB201) and Table 4 (NB101), as cited in issue 7:
 #: (valid, test, epochs); RS / REA published rows from notes/nb201-baselines.md §3.
 PAPER: dict[str, dict[str, dict[str, tuple[float | None, float | None, int | None]]]] = {
@@ -297,10 +300,8 @@ def run_one(ctx: _Context, method: str, dataset: str, seed: int, *, quick: bool 
 # ---- the driver -------------------------------------------------------------------------------------------
 
 def _read(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    """The rows of ``results.csv``, each checked (``read_rows``: a bad line is named ``path:line``)."""
+    return read_rows(path, ints=("seed",), floats=("epochs", "valid_acc", "test_acc", "seconds", "ranker_s"))
 
 
 def _key(row: dict[str, Any]) -> tuple[str, str, str, str, int]:
@@ -350,34 +351,35 @@ def run(out: str | Path, *, space: str = "nb201", quick: bool = False, seeds: in
     jobs += [("cifar10", m, s) for m in sweeps if m not in methods for s in seed_list]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.csv"
-    done = {_key(r) for r in _read(path)}
-    new_file = not path.exists() or path.stat().st_size == 0
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        if new_file:
-            writer.writeheader()
-        for dataset, method, seed in jobs:
-            if (space, mode, method, dataset, seed) in done:
-                continue
-            row = {"space": space, "mode": mode, **run_one(ctx, method, dataset, seed, quick=quick)}
-            writer.writerow(row)
-            f.flush()
-            if progress:
-                echo(f"{space} {dataset} {method} seed {seed}: {row['epochs']} epochs, valid "
-                     f"{row['valid_acc']:.2f}, test {row['test_acc']:.2f} ({row['seconds']:.1f} s)")
-    wanted = {(d, m, s) for d, m, s in jobs}
-    rows = [r for r in _read(path) if r["space"] == space and r["mode"] == mode
-            and (r["dataset"], r["method"], int(r["seed"])) in wanted]
-    methods = tuple(methods) + tuple(m for m in sweeps if m not in methods)
-    summary = aggregate(rows, space, mode, datasets, methods, len(seed_list))
-    table = markdown(summary)
-    (out / "table.md").write_text(table)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
-    plot(out / "budget.png", rows, space, datasets, methods)
-    echo(table)  # the table carries the fidelity note and the acceptance lines
-    echo(f"written: {out / 'table.md'}, {out / 'summary.json'}, {out / 'budget.png'}")
-    return summary
+    with hold_output(out, "reproduce directory"):  # a second run on --out would append the same rows
+        path = out / "results.csv"
+        done = {_key(r) for r in _read(path)}
+        new_file = not path.exists() or path.stat().st_size == 0
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            if new_file:
+                writer.writeheader()
+            for dataset, method, seed in jobs:
+                if (space, mode, method, dataset, seed) in done:
+                    continue
+                row = {"space": space, "mode": mode, **run_one(ctx, method, dataset, seed, quick=quick)}
+                writer.writerow(row)
+                f.flush()
+                if progress:
+                    echo(f"{space} {dataset} {method} seed {seed}: {row['epochs']} epochs, valid "
+                         f"{row['valid_acc']:.2f}, test {row['test_acc']:.2f} ({row['seconds']:.1f} s)")
+        wanted = {(d, m, s) for d, m, s in jobs}
+        rows = [r for r in _read(path) if r["space"] == space and r["mode"] == mode
+                and (r["dataset"], r["method"], int(r["seed"])) in wanted]
+        methods = tuple(methods) + tuple(m for m in sweeps if m not in methods)
+        summary = aggregate(rows, space, mode, datasets, methods, len(seed_list))
+        table = markdown(summary)
+        (out / "table.md").write_text(table)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
+        plot(out / "budget.png", rows, space, datasets, methods)
+        echo(table)  # the table carries the fidelity note and the acceptance lines
+        echo(f"written: {out / 'table.md'}, {out / 'summary.json'}, {out / 'budget.png'}")
+        return summary
 
 
 # ---- report -----------------------------------------------------------------------------------------------

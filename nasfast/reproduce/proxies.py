@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from nasfast.metrics import spearman
+from nasfast.output_lock import hold_output
 
 #: Spearman |rho| vs accuracy, REFERENCES A5.3 (zero-cost-nas notebook, all 15,625 archs); naswot:
 #: NASLib's 725-arch subset (PROVENANCE, nb201_zc_naslib_725).
@@ -89,26 +90,28 @@ def run(out: str | Path, *, quick: bool = False, limit: int | None = None, threa
     if quick and limit is None:
         limit = QUICK["limit"]
     size = {k: QUICK[k] for k in ("channels", "cells", "batch_size")} if quick else {}
-    tables = {}
-    for job in JOBS:
-        config = TableConfig(dataset=job.dataset, proxies=job.proxies, **size)
-        csv_path = out / f"{job.name}.csv"
-        want = {**config.__dict__, "proxies": list(config.proxies)}
-        if not quick:
-            _seed_from_bundle(job, csv_path, want)
-        order = fixed_sample(job.sample) if job.sample else priority_order()
-        if limit is not None:
-            order = order[:limit]
-        n = run_nb201_table(order, config, csv_path, progress=progress)
-        echo(f"{job.name}: {n} archs computed this run")
-        tables[job.name] = read_table(csv_path)
-    summary = report(tables, quick=quick)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    text = markdown(summary)
-    (out / "table.md").write_text(text)
-    echo(text)
-    echo(f"written: {out / 'table.md'}, {out / 'summary.json'}")
-    return summary
+    # the whole directory, as the other experiments: seeding a table from the bundle writes it too
+    with hold_output(out, "reproduce directory"):
+        tables = {}
+        for job in JOBS:
+            config = TableConfig(dataset=job.dataset, proxies=job.proxies, **size)
+            csv_path = out / f"{job.name}.csv"
+            want = {**config.__dict__, "proxies": list(config.proxies)}
+            if not quick:
+                _seed_from_bundle(job, csv_path, want)
+            order = fixed_sample(job.sample) if job.sample else priority_order()
+            if limit is not None:
+                order = order[:limit]
+            n = run_nb201_table(order, config, csv_path, progress=progress)
+            echo(f"{job.name}: {n} archs computed this run")
+            tables[job.name] = read_table(csv_path)
+        summary = report(tables, quick=quick)
+        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        text = markdown(summary)
+        (out / "table.md").write_text(text)
+        echo(text)
+        echo(f"written: {out / 'table.md'}, {out / 'summary.json'}")
+        return summary
 
 
 def report(tables: dict[str, dict[str, np.ndarray]], *, quick: bool = False) -> dict[str, Any]:

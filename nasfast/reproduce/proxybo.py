@@ -26,12 +26,16 @@ import csv
 import json
 import math
 import multiprocessing
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from nasfast.output_lock import hold_output
+from nasfast.reproduce.report import read_rows
 
 #: Shen et al. (AAAI 2023) Table 2, NB201 test error (%) mean ± std, 200 evaluations (papers/proxybo-notes.md)
 PAPER_TABLE2 = {
@@ -72,18 +76,23 @@ FIELDS = ("method", "dataset", "seed", "budget", "valid_regret", "incumbent_test
 QUICK = {"seeds": 2, "budget": 12, "datasets": ("cifar10",),
          "methods": ("rs", "rea-s3", "bo", "proxybo", "proxybo-negated", "proxy-synflow")}
 CURVES, PLOT = "curves.jsonl", "curves.png"
+_NUMBERS = ("valid_regret", "incumbent_test_error", "best_test_error_seen")  # aggregated per cell
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    """The rows of ``results.csv``, each checked (``read_rows``: a bad line is named ``path:line``)."""
+    if not path.exists() or path.stat().st_size == 0:  # empty: a run killed before its first row
+        return []
+    with open(path, newline="") as f:
+        missing = sorted({"method", "dataset", "seed", "budget"} - set(csv.DictReader(f).fieldnames or ()))
+    if missing:
+        raise ValueError(f"{path} is not a proxybo-nb201 results file (no {missing} columns): another "
+                         "experiment's output directory? Choose another --out")
+    return read_rows(path, ints=("seed", "budget"), floats=_NUMBERS)
 
 
 def _done(path: Path) -> set[tuple[str, str, int, int]]:
-    if not path.exists() or path.stat().st_size == 0:  # empty: a run killed before its first row
-        return set()
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = sorted({"method", "dataset", "seed", "budget"} - set(reader.fieldnames or ()))
-        if missing:
-            raise ValueError(f"{path} is not a proxybo-nb201 results file (no {missing} columns): another "
-                             "experiment's output directory? Choose another --out")
-        return {(r["method"], r["dataset"], int(r["seed"]), int(r["budget"])) for r in reader}
+    return {(r["method"], r["dataset"], int(r["seed"]), int(r["budget"])) for r in _read(path)}
 
 
 def make_strategy(method: str, seed: int, dataset: str = "cifar10") -> Any:
@@ -161,7 +170,6 @@ def run(out: str | Path, *, seeds: int | None = None, budget: int | None = None,
         datasets: Any = None, quick: bool = False, workers: int = 1, progress: bool = True,
         echo=print) -> dict[str, Any]:
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     for name, value in (("seeds", seeds), ("budget", budget)):
         if value is not None and value < 1:
             raise ValueError(f"--{name} must be at least 1, got {value}")
@@ -177,6 +185,14 @@ def run(out: str | Path, *, seeds: int | None = None, budget: int | None = None,
             raise ValueError(f"unknown dataset {d!r}; expected some of {list(DATASETS)}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    out.mkdir(parents=True, exist_ok=True)  # after the checks: a refused command leaves no empty --out
+    with hold_output(out, "reproduce directory"):  # a second run on --out would append the same rows
+        return _run_locked(out, seeds, budget, methods, datasets, quick, workers, progress, echo)
+
+
+def _run_locked(out: Path, seeds: int, budget: int, methods: tuple[str, ...], datasets: tuple[str, ...], quick: bool,
+                workers: int, progress: bool, echo) -> dict[str, Any]:
+    """``run`` once its arguments are checked and it holds the lock of ``out``."""
     results = out / "results.csv"
     done = _done(results)
     todo = [(m, d, s, budget, out / f"weights-{d}" if (m == "proxybo" and s == 0) else None)
@@ -192,7 +208,7 @@ def run(out: str | Path, *, seeds: int | None = None, budget: int | None = None,
     rows_iter = pool.map(_run_packed, todo) if pool else map(_run_packed, todo)
     try:
         with (open(results, "a", newline="") as f, open(out / CURVES, "a") as fc,
-              tqdm(total=len(todo), unit="run", disable=not progress) as bar):
+              tqdm(total=len(todo), unit="run", disable=not progress or not sys.stderr.isatty()) as bar):
             writer = csv.DictWriter(f, fieldnames=FIELDS)
             if new:
                 writer.writeheader()
@@ -207,8 +223,7 @@ def run(out: str | Path, *, seeds: int | None = None, budget: int | None = None,
     finally:
         if pool:
             pool.shutdown()
-    with open(results, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["budget"]) == budget and int(r["seed"]) < seeds]
+    rows = [r for r in _read(results) if int(r["budget"]) == budget and int(r["seed"]) < seeds]
     curves = _read_curves(out / CURVES, budget, seeds)
     summary = aggregate(rows, methods, datasets)
     summary["evals_to_rea"] = evals_to_target(curves, methods, datasets)

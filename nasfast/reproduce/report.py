@@ -7,13 +7,14 @@ import csv
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nasfast.output_lock import repeated_header
 from nasfast.reproduce.gates import CONFIG_LABELS, CellLookup, PredictorExperiment, format_count
 
 FIELDS = ("experiment", "variant", "config", "encoder", "loss", "count", "n_train", "seed", "epochs", "tau",
@@ -28,9 +29,43 @@ def run_key(row: dict[str, Any]) -> RunKey:
     return (str(row["variant"]), str(row["config"]), str(row["count"]), int(row["seed"]), int(row["epochs"]))
 
 
+def read_rows(path: Path, ints: Sequence[str] = (), floats: Sequence[str] = ()) -> list[dict[str, str]]:
+    """The rows of a results CSV as read (none when it is missing or empty). A repeated header line, a
+    row with too few or too many fields, or an ``ints`` / ``floats`` field that does not parse is a
+    ``ValueError`` naming ``path:line``: read back to resume, such a row would otherwise stop every
+    later run with a bare "invalid literal for int()"."""
+    if not path.exists() or path.stat().st_size == 0:
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        for raw in reader:
+            check_row(path, reader.line_num, raw, reader.fieldnames or [], ints, floats)
+            rows.append(raw)
+    return rows
+
+
+def check_row(path: Path, line: int, raw: dict[str, Any], fieldnames: Sequence[str], ints: Sequence[str] = (),
+              floats: Sequence[str] = ()) -> None:
+    """``read_rows``' checks of one ``csv.DictReader`` row (``line``: ``reader.line_num``)."""
+    if list(raw.values()) == list(fieldnames):
+        raise repeated_header(path, line)
+    if None in raw or None in raw.values():  # DictReader's marks of a row longer / shorter than the header
+        raise ValueError(f"{path}:{line}: not the header's {len(fieldnames)} fields (a line cut short?); remove "
+                         "the line, or choose another --out")
+    for k, kind in [(k, int) for k in ints] + [(k, float) for k in floats]:
+        try:
+            kind(raw[k])
+        except (KeyError, ValueError):
+            what = "an integer" if kind is int else "a number"
+            raise ValueError(f"{path}:{line}: {k} {raw.get(k)!r} is not {what}; remove the line, or choose "
+                             "another --out") from None
+
+
 class ResultsLog:
     """``results.csv`` of one experiment: the rows already there, and ``append`` for new ones
-    (flushed and fsynced, so a killed run loses at most the run in progress)."""
+    (flushed and fsynced, so a killed run loses at most the run in progress). Not locked itself:
+    ``nasfast.reproduce.run`` holds the directory's lock while it uses one."""
 
     def __init__(self, path: Path, experiment: str) -> None:
         self.path, self.experiment = path, experiment
@@ -42,6 +77,7 @@ class ResultsLog:
                     raise ValueError(f"{path} has columns {reader.fieldnames}, expected {list(FIELDS)}; "
                                      "use another --out")
                 for raw in reader:
+                    check_row(path, reader.line_num, raw, FIELDS, _INT_FIELDS, _FLOAT_FIELDS)
                     if raw["experiment"] != experiment:
                         raise ValueError(f"{path} holds results of {raw['experiment']!r}, not {experiment!r}; "
                                          "use another --out")
