@@ -55,9 +55,12 @@ def _read_archs(path: Path) -> list[int]:
         if not line or line.startswith("#"):
             continue
         try:
-            out.append(int(line) if line.isdigit() else nb201.parse(line).index)
+            index = int(line) if line.isdigit() else nb201.parse(line).index
+            if not 0 <= index < nb201.NUM_ARCHS:
+                raise ValueError(f"NB201 index {index} out of range 0..{nb201.NUM_ARCHS - 1}")
         except ValueError as err:
             raise ValueError(f"{path}:{n}: {err}") from None
+        out.append(index)
     return out
 
 

@@ -56,3 +56,14 @@ def test_an_unknown_column_of_a_small_table_lists_its_columns(tmp_path):
         tabular.from_csv(path, "nb201").column("nosuch")
     with pytest.raises(KeyError, match=r"nasfast info --benchmark nb201"):
         tabular.load("nb201").column("zzzzqqq")
+
+
+def test_proxies_archs_file_names_the_line_of_an_index_out_of_range(tmp_path):
+    from nasfast.proxy_commands import _read_archs
+
+    path = tmp_path / "a.txt"
+    path.write_text("# indices\n5\n99999\n")
+    with pytest.raises(ValueError, match=r"a.txt:3: NB201 index 99999 out of range 0..15624"):
+        _read_archs(path)
+    path.write_text("5\n15624\n")
+    assert _read_archs(path) == [5, 15624]
