@@ -7,33 +7,40 @@
   proxies, the compiled ``avg_pool3x3``, ``--arch-batch`` architectures per call.
 
 Same networks (same initial weights), same batch (the bundled CIFAR-10 batch, 64 images, 32 px),
-float32, the paper-size network (C = 16, 5 cells per stage). Values are compared (float32, rel 1e-3).
-Also times ``avg_pool3x3`` against torch's pooling on one stage-1 activation, and (``--table-archs``
-> 0) the table path ``run_nb201_table`` (what ``nasfast proxies --workers W`` runs) over that many
-random live archs with W worker processes sharing the ``--threads`` (process start-up included).
+float32, the paper-size network (C = 16, 5 cells per stage). Values are compared: the script exits
+non-zero when a batched value differs from one-at-a-time by more than 1e-3 relative (float32).
+Each side makes one untimed call before it is timed (the one-at-a-time side: every proxy on the first
+arch; the batched side: one call per arch batch size), so neither pays first-call set-up
+(oneDNN / cuDNN primitives, allocator growth) inside its best-of-``--repeats``. One-at-a-time is
+timed per arch and proxy (best of ``--repeats`` each), so any subset of the archs has its own time.
+With ``--table-archs N`` > 0 (N <= ``--archs``), the table path ``run_nb201_table`` (what
+``nasfast proxies --workers W`` runs) is timed once over the first N of the same archs with W worker
+processes sharing the ``--threads`` (process start-up included), against one-at-a-time on those N.
+``avg_pool3x3`` against torch's pooling has its own benchmark, ``bench_avg_pool3x3.py``.
 Last, the arithmetic bound: the convolution and linear FLOPs the shared passes cannot avoid (forward,
 input and weight gradients for the loss, input gradients for jacob_cov: 4x the forward's) at the
 ``torch.mm`` rate measured in the same run, i.e. the fastest any exact batched method could be here.
 Usage: ``python benchmarks/bench_proxies.py [--threads 2] [--archs 6] [--arch-batch 1 4]
-[--table-archs 24] [--table-workers 1 2] [--table-arch-batch 1] [--device cpu]``.
+[--table-archs 6] [--table-workers 1 2] [--table-arch-batch 1] [--device cpu]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import os
+import sys
 import time
 
 import numpy as np
 import torch
 
 from nasfast.models.nb201 import has_input_output_path, nb201_network
-from nasfast.ops.avg_pool3x3 import avg_pool3x3
 from nasfast.proxies import compute_proxies, nb201_proxies_batched
 from nasfast.proxies.data import proxy_batch
 from nasfast.spaces import nb201
 
 DEFAULT = ("synflow", "snip", "grad_norm", "jacob_cov", "naswot")
+TOLERANCE = 1e-3  # relative, float32 batched vs one at a time
 
 
 SYNC = [lambda: None]  # torch.cuda.synchronize when --device cuda: the timers must wait for the GPU
@@ -68,11 +75,15 @@ def main() -> None:
     ap.add_argument("--proxies", default=",".join(DEFAULT))
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--table-archs", type=int, default=0, help="also time run_nb201_table over this many archs")
+    ap.add_argument("--table-archs", type=int, default=0,
+                    help="also time run_nb201_table over the first this many of the --archs archs")
     ap.add_argument("--table-workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--table-arch-batch", type=int, default=1, help="archs per batched call in the table path")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (both ways run there)")
     args = ap.parse_args()
+    if args.table_archs > args.archs:
+        ap.error(f"--table-archs {args.table_archs} > --archs {args.archs}: the table path is timed on the "
+                 "reference's archs; raise --archs")
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     if dev.type == "cuda":
@@ -83,20 +94,19 @@ def main() -> None:
     nets = [nb201_network(a, 10, seed=i).to(dev) for i, a in enumerate(archs)]
     x, y = (t.to(dev) for t in proxy_batch("cifar10", 64, 42))
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu, {args.threads} threads"
-    print(f"# {len(archs)} NB201 archs, C=16, 5 cells/stage, batch 64 x 32 px, float32, {where}")
+    print(f"# {len(archs)} NB201 archs, C=16, 5 cells/stage, batch 64 x 32 px, float32, {where}, "
+          f"best of {args.repeats} after one untimed call; load average before: {os.getloadavg()}")
 
-    # one at a time, per proxy
-    per_proxy = {}
-    ref_values = {n: [] for n in names}
+    # one at a time, per proxy and arch, after one untimed call of every proxy on the first arch
+    compute_proxies(nets[0], names, x, y)
+    ref_values = {n: [0.0] * len(nets) for n in names}
+    per_arch = {n: [0.0] * len(nets) for n in names}  # seconds, best of --repeats
     for name in names:
-        def run_one(name=name):
-            for k, net in enumerate(nets):
-                v = compute_proxies(net, [name], x, y)[name]
-                if len(ref_values[name]) < len(nets):
-                    ref_values[name].append(v)
-                else:
-                    ref_values[name][k] = v
-        per_proxy[name] = best_of(run_one, args.repeats) / len(nets)
+        for k, net in enumerate(nets):
+            def run_one(name=name, k=k, net=net):
+                ref_values[name][k] = compute_proxies(net, [name], x, y)[name]
+            per_arch[name][k] = best_of(run_one, args.repeats)
+    per_proxy = {n: float(np.mean(per_arch[n])) for n in names}
     single_total = sum(per_proxy.values())
     print(f"\n{'proxy':<12}{'one at a time s/arch':>22}")
     for name in names:
@@ -104,7 +114,9 @@ def main() -> None:
     print(f"{'all':<12}{single_total:>22.3f}")
 
     print(f"\n{'arch batch':>10}{'batched s/arch (all proxies)':>30}{'speed-up':>10}{'max rel diff':>14}")
+    worst, worst_at = 0.0, ""
     for b in args.arch_batch:
+        nb201_proxies_batched(nets[:b], names, x, y)  # untimed call
         out: dict[str, list[float]] = {n: [] for n in names}
 
         def run_batched(b=b, out=out):
@@ -115,25 +127,33 @@ def main() -> None:
                 for n in names:
                     out[n].extend(vals[n].tolist())
         t = best_of(run_batched, args.repeats) / len(nets)
-        rel = max(abs(o - r) / max(abs(r), 1e-12) for n in names for o, r in zip(out[n], ref_values[n]))
+        rel, at = max((rel_diff(o, r), n) for n in names for o, r in zip(out[n], ref_values[n]))
+        if rel >= worst:
+            worst, worst_at = rel, f"{at}, arch batch {b}"
         print(f"{b:>10}{t:>30.3f}{single_total / t:>9.2f}x{rel:>14.1e}")
 
     setup_cost(archs, dev, x, args.repeats)
     if args.table_archs:
-        table_throughput(args, names, single_total, rng)
+        n = args.table_archs
+        table_single = sum(float(np.mean(per_arch[name][:n])) for name in names)
+        table_throughput(args, names, archs[:n], table_single)
     flop_bound(nets, x, single_total)
+    print(f"load average after: {os.getloadavg()}")
+    if worst > TOLERANCE:
+        print(f"FAIL: batched values differ from one at a time by {worst:.1e} relative ({worst_at}; "
+              f"> {TOLERANCE:.0e})")
+        sys.exit(1)
+    print(f"values: batched = one at a time within {worst:.1e} relative (largest: {worst_at}; "
+          f"tolerance {TOLERANCE:.0e})")
 
-    pool = torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False)
-    for (label, fn), fmt in itertools.product((("torch AvgPool2d", pool), ("nasfast avg_pool3x3", avg_pool3x3)),
-                                               (torch.contiguous_format, torch.channels_last)):
-        act = torch.randn(64, 16, 32, 32, device=dev).contiguous(memory_format=fmt)
-        label = f"{label} {'NHWC' if fmt == torch.channels_last else 'NCHW'}"
-        xr = act.clone().requires_grad_(True)
-        g = torch.randn_like(act)
-        fwd = best_of(lambda fn=fn, act=act: fn(act), 10)
-        yv = fn(xr)
-        bwd = best_of(lambda yv=yv, xr=xr, g=g: torch.autograd.grad(yv, xr, g, retain_graph=True), 10)
-        print(f"{label:<27} (64,16,32,32): forward {fwd * 1e3:7.2f} ms, backward {bwd * 1e3:7.2f} ms")
+
+def rel_diff(o: float, r: float) -> float:
+    """Relative difference; NaN on both sides (no data proxies) counts as equal, on one side as a failure."""
+    if np.isnan(o) and np.isnan(r):
+        return 0.0
+    if np.isnan(o) or np.isnan(r):
+        return float("inf")
+    return abs(o - r) / max(abs(r), 1e-12)
 
 
 def setup_cost(archs, dev: torch.device, x: torch.Tensor, repeats: int) -> None:
@@ -190,19 +210,18 @@ def flop_bound(nets, x: torch.Tensor, single_total: float) -> None:
           f"{single_total / bound:.2f}x one at a time")
 
 
-def table_throughput(args, names, single_total: float, rng: np.random.Generator) -> None:
-    """Seconds per arch of the table path, W processes x (threads / W) torch threads each."""
+def table_throughput(args, names, archs, single_total: float) -> None:
+    """Seconds per arch of the table path over ``archs`` (the reference's first N archs),
+    W processes x (threads / W) torch threads each; ``single_total``: one at a time on those archs."""
     import tempfile
 
     from nasfast.proxies.table import TableConfig, run_nb201_table
 
-    indices = []
-    while len(indices) < args.table_archs:
-        a = nb201.sample(rng)
-        if has_input_output_path(a.op_indices) and a.index not in indices:
-            indices.append(a.index)
+    indices = list(dict.fromkeys(a.index for a in archs))  # the table computes each index once
     config = TableConfig(proxies=tuple(names))
-    print(f"\n{'table workers':>13}{'threads each':>14}{'s/arch (all proxies)':>22}{'vs one at a time':>18}")
+    print(f"\ntable path on the first {len(indices)} of the same archs; one at a time on them: "
+          f"{single_total:.3f} s/arch")
+    print(f"{'table workers':>13}{'threads each':>14}{'s/arch (all proxies)':>22}{'vs one at a time':>18}")
     for w in args.table_workers:
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()

@@ -62,7 +62,7 @@ for stage in $STAGES; do
       ;;
     bench-proxies)  # table workers > 1: processes sharing the GPU, to overlap the CPU-side network builds
       run bench 200 $PY benchmarks/bench_proxies.py --device cuda --threads 16 --archs 64 --arch-batch 1 8 32 64 \
-        --repeats 2 --table-archs 256 --table-workers 1 2 4 --table-arch-batch 32
+        --repeats 2 --table-archs 64 --table-workers 1 2 4 --table-arch-batch 32
       run bench 150 $PY benchmarks/proxies_cpu_vs_cuda.py --archs 32 --threads 16
       run bench 90 $PY benchmarks/proxies_phase_times.py --device cuda --archs 64 --threads 16 --profile 25
       ;;
