@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+from timing import interleaved_median_ms, rel
 
 from nasfast.ops.avg_pool3x3 import avg_pool3x3
 
@@ -33,23 +32,6 @@ def torch_pool(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
 
 
-def interleaved_median_ms(fns: list, repeats: int, sync) -> list[float]:
-    for fn in fns:
-        fn()
-    sync()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, ts in zip(fns, times):
-            t = time.perf_counter()
-            fn()
-            sync()
-            ts.append(time.perf_counter() - t)
-    return [float(np.median(ts)) * 1e3 for ts in times]
-
-
-def rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.detach().double().cpu(), b.detach().double().cpu()
-    return float((a - b).norm() / max(float(b.norm()), 1e-30))
 
 
 def bench_shape(shape: tuple[int, ...], dev: str, repeats: int, sync) -> None:

@@ -20,38 +20,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python_tests"))
 
 from reference_gather_dropout import gather_dropout_dot_reference, gather_dropout_reference
+from timing import interleaved_median_ms, rel
 
 from nasfast.ops.gather_dropout import gather_dropout, gather_dropout_dot
-
-
-def interleaved_median_ms(fns: list, repeats: int, sync) -> list[float]:
-    for _ in range(3):
-        for fn in fns:
-            fn()
-    sync()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, ts in zip(fns, times):
-            t = time.perf_counter()
-            fn()
-            sync()
-            ts.append(time.perf_counter() - t)
-    return [float(np.median(ts)) * 1e3 for ts in times]
-
-
-def rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.detach().double().cpu(), b.detach().double().cpu()
-    return float((a - b).norm() / max(float(b.norm()), 1e-30))
 
 
 def check(x: torch.Tensor, w: torch.Tensor, index: torch.Tensor, p: float, seed: int = 12345) -> str:
@@ -97,9 +76,9 @@ def bench_size(n: int, width: int, p: float, dev: str, repeats: int, sync) -> No
     }
     for op, (ref, ours, grad) in cases.items():
         with torch.no_grad():
-            fwd = interleaved_median_ms([ref, ours], repeats, sync)
+            fwd = interleaved_median_ms([ref, ours], repeats, sync, warmup=3)
         both = interleaved_median_ms([lambda r=ref, gr=grad: r().backward(gr),
-                                      lambda o=ours, gr=grad: o().backward(gr)], repeats, sync)
+                                      lambda o=ours, gr=grad: o().backward(gr)], repeats, sync, warmup=3)
         for pass_name, (t_ref, t_ours) in (("forward", fwd), ("fwd+bwd", both)):
             print(f"{n:6d} {uses:7d} {width:5d} {op:14s} {pass_name:8s} {t_ref:9.3f} {t_ours:8.3f} "
                   f"{t_ref / t_ours:9.1f}x", flush=True)
