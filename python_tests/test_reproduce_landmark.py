@@ -41,9 +41,16 @@ def test_one_row_per_variant_and_seed(quick_out):
     got = rows(out / "results.csv")
     assert sorted((r["variant"], int(r["seed"])) for r in got) == [
         ("spos", 0), ("spos", 1), ("spos+landmarks", 0), ("spos+landmarks", 1)]
-    assert {r["config"] for r in got} == {landmark.QUICK.tag}
+    setup = landmark._with_protocol(landmark.QUICK, "paper", quick=True)  # the default protocol
+    assert {r["config"] for r in got} == {setup.tag}
+    # paper protocol: 3 rounds; the landmark runs end with their first landmarks plus the searches' additions
+    assert setup.rounds == 3 and setup.landmark_method == "hamming"
+    for r in got:
+        n = int(r["landmarks"])
+        assert n == setup.num_landmarks if r["variant"] == "spos" else \
+            setup.num_landmarks < n <= setup.num_landmarks + (setup.rounds - 1) * setup.add_top_k
     curves = rows(out / "curves.csv")
-    assert len(curves) == 4 * landmark.QUICK.epochs  # every epoch of every run, S-KdT each epoch (eval_every 1)
+    assert len(curves) == 4 * setup.epochs  # every epoch of every run (across rounds), S-KdT each epoch
     assert all(c["skdt"] != "" for c in curves)
     # lambda is 0 without landmarks, > 0 after the warm-up with them
     lam = {(c["variant"], int(c["epoch"])): float(c["lambda"]) for c in curves}
@@ -99,3 +106,16 @@ def test_table_reports_the_pick_in_the_papers_metric(quick_out):
         assert cell["best_test_rank"] == landmark._rank(cell["best_test_acc"])
     assert "`cifar10/acc/test/200ep`" in (out / "table.md").read_text()
     assert all(r["config"].endswith(landmark.TRAINER_VERSION) for r in got)
+
+
+def test_reference_protocol_is_one_round_of_random_landmarks(tmp_path):
+    lines: list[str] = []
+    landmark.run(tmp_path, quick=True, seeds=[0], protocol="reference", progress=False, echo=lines.append)
+    got = rows(tmp_path / "results.csv")
+    assert {r["config"] for r in got} == {landmark.QUICK.tag}  # the tag of the earlier (reference) tables
+    assert {int(r["landmarks"]) for r in got} == {landmark.QUICK.num_landmarks}
+    assert "random, one round (the reference's script" in (tmp_path / "table.md").read_text()
+    with pytest.raises(ValueError, match="landmark protocol must be one of"):
+        landmark.run(tmp_path, quick=True, protocol="both", progress=False, echo=lines.append)
+    with pytest.raises(ValueError, match="epochs 4 must split into the protocol's 3 equal rounds"):
+        landmark.run(tmp_path, quick=True, epochs=4, progress=False, echo=lines.append)

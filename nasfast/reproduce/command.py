@@ -17,7 +17,7 @@ _APPLIES = {
     "epochs": (*_PREDICTOR, "landmark-nb201"),
     "counts": _PREDICTOR, "configs": _PREDICTOR, "device": _PREDICTOR, "report_only": _PREDICTOR,
     "threads": (*_PREDICTOR, "landmark-nb201", *_NOSH, "proxies-nb201"),
-    "schedule": ("landmark-nb201",),
+    "schedule": ("landmark-nb201",), "landmark_protocol": ("landmark-nb201",),
     "budget": ("proxybo-nb201",), "workers": ("proxybo-nb201",), "methods": ("proxybo-nb201",),
     "datasets": ("proxybo-nb201",),
     "sweep": _NOSH, "baseline_seeds": _NOSH,
@@ -74,6 +74,9 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
                         "missing cell shows as not run)")
     p.add_argument("--schedule", choices=("reference", "paper"),
                    help="landmark-nb201: lambda schedule (default reference: the code's; paper: Eq. 7 as written)")
+    p.add_argument("--landmark-protocol", choices=("paper", "reference"),
+                   help="landmark-nb201: landmarks (default paper: 10 Hamming-diverse, 3 rounds adding the "
+                        "super-net's top 10, ~30 in all; reference: the reference script's 50 random, one round)")
     p.add_argument("--budget", type=positive_int, help="proxybo-nb201: distinct evaluations per search (default 200)")
     p.add_argument("--workers", type=positive_int, help="proxybo-nb201: searches run in parallel processes (default 1)")
     p.add_argument("--methods", nargs="+", metavar="METHOD",
@@ -107,7 +110,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads or 1)  # 1 thread: oneDNN oversubscribes a busy 2-core machine
         landmark.run(out, quick=args.quick, seeds=args.seeds, epochs=args.epochs, schedule=args.schedule,
-                     progress=not args.no_progress)
+                     protocol=args.landmark_protocol or "paper", progress=not args.no_progress)
         return 0
     if args.experiment in ("nosh-nb201", "nosh-nb101"):
         from nasfast.reproduce import nosh
