@@ -9,7 +9,9 @@ stay where they are and keep giving the ranker pairs; an old loser is promoted l
 ranks in the top of its level. The main loop (Algorithm 2) seeds the pyramid with K_init random
 archs, then repeatedly labels pairs of S by Eq. (1) (same level: the higher accuracy at that level
 wins; different levels: the higher level wins), fits the ranker, proposes min(K, M - |S|) new archs
-and runs NOSH, until |S| = M. The answer is the best arch at the top level.
+and runs NOSH, until |S| = M. The answer is the best arch at the top level (our reading: the
+paper's text takes the argmax over the whole pool; on NB201 the two coincide, and on NB101 a 36-epoch
+result is almost never above the 108-epoch level's best).
 (shared/papers/rank-nosh-iccv2021-notes.md, Algorithms 1-2, Eq. 1; REFERENCES.md A2.)
 
 Fixed by the paper: the pyramid and its update, losers staying, Eq. (1), a Siamese pairwise ranker

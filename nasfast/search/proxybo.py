@@ -518,8 +518,10 @@ class ProxyBO(BayesianOptimization):
 
 
 class WarmupBO(BayesianOptimization):
-    """Zero-cost warm-up (the paper's "Warm-up" baseline): the ``warmup`` best archs by one proxy
-    (default jacob_cov) are the initial design, then ``bo`` (random while |D| < initial_random)."""
+    """Zero-cost warm-up: the ``warmup`` best archs by one proxy (default jacob_cov) are the initial
+    design, then ``bo`` (random while |D| < initial_random). In the spirit of the paper's "Warm-up"
+    baseline, not that baseline: the paper's Warm-up BRP uses a GCN predictor and all three proxies
+    (papers/proxybo-notes.md), and no paper number is set beside this one."""
 
     name = "warmup-bo"
 
