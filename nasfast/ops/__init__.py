@@ -21,3 +21,12 @@ from nasfast.ops import (
 )
 
 __all__ = ["avg_pool3x3", "gather_dropout", "gates_aggregate", "gates_onnode_encode", "graph_hash", "pairwise_ranking_loss"]
+
+# The kernels take float32 / float64. Under torch.autocast (float16 / bfloat16 activations) each of
+# these ops casts its floating inputs to float32 and returns float32, as torch's own precision-
+# sensitive ops do, instead of refusing the half-precision tensors.
+AUTOCAST_FLOAT32_OPS = ("gates_aggregate", "gates_onnode_encode", "gather_dropout", "gather_dropout_dot",
+                        "avg_pool3x3", "pairwise_ranking_loss", "all_pairs_ranking_loss")
+for _name in AUTOCAST_FLOAT32_OPS:
+    for _device in ("cpu", "cuda"):
+        torch.library.register_autocast(f"nasfast::{_name}", _device, torch.float32)
