@@ -109,6 +109,27 @@ def test_grad_of_G_is_deterministic_across_thread_counts():
         assert torch.equal(dS, outs[0][0]) and torch.equal(dG, outs[0][1])
 
 
+def test_grad_of_G_past_the_chunk_cap():
+    """Above 64 x 4,096 graphs the CPU backward widens its chunks (a fixed number of K x D partials
+    instead of one per 64 graphs): the gate gradient is still the full sum, and still the same for
+    any thread count."""
+    g = torch.Generator().manual_seed(5)
+    S, G, edge_op, residual = random_inputs(64 * 4096 + 777, 3, 2, dtype=torch.float64, generator=g)
+    grad = torch.randn(S.shape, dtype=torch.float64, generator=g)
+    dS, dG = torch.ops.nasfast.gates_aggregate_backward(grad, S, G, edge_op, residual)
+    want = torch.zeros_like(G)
+    for k in range(G.shape[0]):  # dG[k] = sum over edges j -> i with op k of dy_i * S_j
+        mask = (edge_op == k).to(S.dtype)  # (B, N, N): [b, i, j]
+        want[k] = torch.einsum("bij,bid,bjd->d", mask, grad, S)
+    torch.testing.assert_close(dG, want, rtol=1e-12, atol=1e-9)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert torch.equal(torch.ops.nasfast.gates_aggregate_backward(grad, S, G, edge_op, residual)[1], dG)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_only_requested_gradients_are_returned():
     S, G, edge_op, residual = random_inputs(2, 4, 3)
     S.requires_grad_(True)

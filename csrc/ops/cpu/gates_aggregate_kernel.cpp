@@ -26,7 +26,11 @@ namespace nasfast {
 namespace gates_aggregate {
 namespace {
 
-constexpr int64_t kGradChunk = 64;  // graphs per dL/dG partial
+constexpr int64_t kGradChunk = 64;  // graphs per dL/dG partial (at least)
+// At most this many partials: K x D values each, so the buffer stays a few MiB at any batch (at
+// B = 1e7 one partial per 64 graphs would take 381 MiB). The chunk depends only on B, so the sum
+// order, and the result, still do not depend on the thread count.
+constexpr int64_t kMaxGradChunks = 4096;
 
 // kBytes-wide vectors with element alignment, so rows need no padding or alignment.
 template <typename T, int kBytes>
@@ -239,7 +243,8 @@ std::tuple<at::Tensor, at::Tensor> gates_aggregate_backward_cpu(const at::Tensor
   const int64_t B = S.size(0), N = S.size(1), D = S.size(2), K = G.size(0);
   at::Tensor grad_S = at::empty_like(S);
   at::Tensor grad_G = at::zeros_like(G);
-  const int64_t num_chunks = (B + kGradChunk - 1) / kGradChunk;
+  const int64_t chunk = std::max<int64_t>(kGradChunk, (B + kMaxGradChunks - 1) / kMaxGradChunks);
+  const int64_t num_chunks = (B + chunk - 1) / chunk;
   AT_DISPATCH_FLOATING_TYPES(S.scalar_type(), "gates_aggregate_backward_cpu", [&] {
     using acc_t = at::acc_type<scalar_t, /*is_cuda=*/false>;  // double
     const scalar_t* dy_p = dy.const_data_ptr<scalar_t>();
@@ -250,11 +255,11 @@ std::tuple<at::Tensor, at::Tensor> gates_aggregate_backward_cpu(const at::Tensor
     scalar_t* dS_p = grad_S.mutable_data_ptr<scalar_t>();
     std::vector<scalar_t> partial(static_cast<size_t>(num_chunks * K * D));
     // One task = whole chunks, so dS and the chunk's gate partial come from one pass over dy.
-    const int64_t chunk_grain = std::max<int64_t>(1, grain_graphs(N, D) / kGradChunk);
+    const int64_t chunk_grain = std::max<int64_t>(1, grain_graphs(N, D) / chunk);
     at::parallel_for(0, num_chunks, chunk_grain, [&](int64_t c0, int64_t c1) {
       std::vector<const scalar_t*> scratch(static_cast<size_t>(2 * N));
       for (int64_t c = c0; c < c1; ++c) {
-        const int64_t b0 = c * kGradChunk, b1 = std::min(B, b0 + kGradChunk);
+        const int64_t b0 = c * chunk, b1 = std::min(B, b0 + chunk);
         check_no_bad_op(aggregate_graphs<scalar_t, true>(dy_p, G_p, E_p, r_p, b0, b1, N, D, K, dS_p,
                                                          scratch.data()),
                         E_p, N, K);
