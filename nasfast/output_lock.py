@@ -28,8 +28,10 @@ class OutputInUse(FileExistsError):
 
 
 def lock_path(out: str | os.PathLike) -> Path:
-    """The lock file of output ``out``: ``<out>/.lock`` for a directory, ``<out>.lock`` for a file."""
-    out = Path(out)
+    """The lock file of output ``out``: ``<out>/.lock`` for a directory, ``<out>.lock`` for a file.
+    Named from the resolved path, so a run reaching the same output through a symlink takes the
+    same lock."""
+    out = Path(out).resolve()
     return out / DIRECTORY_LOCK if out.is_dir() else out.with_name(out.name + LOCK_SUFFIX)
 
 
@@ -64,7 +66,10 @@ def hold_output(out: str | os.PathLike, what: str = "output") -> Iterator[Path]:
         yield lock
     finally:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(lock)  # while still locked, see the module docstring
+            # while still locked, see the module docstring; only our own file: if someone removed it
+            # and another run created a new one, that run's lock stays
+            if os.path.samestat(os.fstat(fd), os.stat(lock)):
+                os.unlink(lock)
         os.close(fd)  # releases the lock
 
 

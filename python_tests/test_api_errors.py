@@ -56,6 +56,10 @@ def test_an_unknown_column_of_a_small_table_lists_its_columns(tmp_path):
         tabular.from_csv(path, "nb201").column("nosuch")
     with pytest.raises(KeyError, match=r"nasfast info --benchmark nb201"):
         tabular.load("nb201").column("zzzzqqq")
+    wide = tmp_path / "wide.csv"  # more columns than the short list, and not known to `nasfast info`
+    wide.write_text("arch," + ",".join(f"c{i}" for i in range(14)) + "\n0," + ",".join(["1"] * 14) + "\n")
+    with pytest.raises(KeyError, match=r"its columns are \['c0', 'c1'.*'c13'\]"):
+        tabular.from_csv(wide, "nb201").column("zzzzzzzz")
 
 
 def test_proxies_archs_file_names_the_line_of_an_index_out_of_range(tmp_path):

@@ -278,6 +278,13 @@ def test_ctrl_c_warnings_and_os_errors_are_one_line(monkeypatch, capsys, tmp_pat
     monkeypatch.setitem(cli._COMMANDS, "proxies", interrupted)
     assert cli.main(["proxies", "--sample", "2", "--out", str(tmp_path / "p.csv")]) == 130
     assert "the same command continues from them" in capsys.readouterr().err
+    # reproduce without --out: the hint names the default directory the command chose
+    import nasfast.reproduce
+
+    monkeypatch.setattr(nasfast.reproduce, "run", lambda *a, **k: interrupted(None))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["reproduce", "gates-nb201", "--quick", "--no-progress"]) == 130
+    assert "the rows so far are in runs/reproduce-gates-nb201-quick;" in capsys.readouterr().err
 
     def warns_twice(args):
         for _ in range(2):

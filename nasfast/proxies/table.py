@@ -17,7 +17,6 @@ import csv
 import gzip
 import json
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -291,7 +290,7 @@ def _run_locked(indices: list[int], config: TableConfig, out: Path, arch_batch: 
     new_file = not out.exists() or not out.stat().st_size
     try:
         with open(out, "a", newline="") as f, tqdm(total=len(todo), desc=f"proxies {config.dataset}", unit="arch",
-                                                   disable=not progress or not sys.stderr.isatty()) as bar:
+                                                   disable=None if progress else True) as bar:  # None: tty only
             writer = csv.writer(f)
             if new_file:
                 writer.writerow(header)

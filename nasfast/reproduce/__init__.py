@@ -12,7 +12,6 @@ that match the request, and returns the summary.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -106,8 +105,10 @@ def run(name: str, out: str | Path, *, seeds: int | None = None, epochs: int | N
 
         from tqdm.auto import tqdm
 
-        show_bar = progress and sys.stderr.isatty()  # no bar frames in a log file
-        bar = tqdm(total=len(todo), desc=exp.name, unit="run", disable=not show_bar or not todo)
+        # disable=None: tqdm draws no bar when its stream is not a terminal (no frames in a log file),
+        # and tqdm.auto's notebook bar still shows in Jupyter
+        bar = tqdm(total=len(todo), desc=exp.name, unit="run", disable=None if progress and todo else True)
+        show_bar = not bar.disable
         start = time.perf_counter()
         try:
             for count, seed, config in todo:

@@ -98,6 +98,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     check_options(args)
     out = args.out or Path("runs") / f"reproduce-{args.experiment}{'-quick' if args.quick else ''}"
+    args.out = out  # what an interrupted run kept is named from it (cli._interrupted_hint)
     if args.experiment == "proxies-nb201":
         from nasfast.reproduce import proxies
 

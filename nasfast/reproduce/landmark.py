@@ -26,7 +26,14 @@ Timing that sized ``FULL`` (1 torch thread, on the 2-core machine shared with ot
 25 steps per epoch on 1,600 images took 2.4 s per SPOS epoch and 6.7 s per epoch with the regulariser; the S-KdT of
 the 200-arch pool on 250 images took ~32 s, so it is taken every 5 epochs; the 100-arch search took ~14 s (a 2-epoch
 run of ``FULL``: 87 s). Estimate for one seed pair at the defaults: 2 x 6 x 32 s (S-KdT) + 72 s + 154 s (training)
-+ 2 x 14 s (search) = ~11 minutes; three seeds ~33 minutes.
++ 2 x 14 s (search) = ~11 minutes; three seeds ~33 minutes. The paper protocol (the default since 2026-11-25) adds
+two searches to the landmark run (between its rounds); measured on a quieter VM: ~2 min per SPOS run and ~3 min
+per landmark run, three seeds ~15 minutes.
+
+The S-KdT pool is drawn once per seed, excluding the first landmarks. Under the paper protocol the archs added
+after rounds 1 and 2 can fall in it (expected about one seed in four at 200 archs and ~20 additions); they stay in
+the pool, so both variants keep scoring the same archs, and each row's ``pool`` column counts the pool archs that
+never became landmarks.
 """
 
 from __future__ import annotations
@@ -34,7 +41,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -77,8 +83,10 @@ CURVE_FIELDS = ("config", "variant", "seed", "epoch", "lr", "lambda", "train_los
 @dataclass(frozen=True)
 class LandmarkSetup:
     """One configuration of the reproduction. The paper's values (REFERENCES A4.3, paper Sec. 5): C = 16, N = 5,
-    400 epochs with 150 warm-up, batch 256, 50 random landmarks, lambda_max 10 with the cosine-increasing schedule,
-    one pair per step (reference sampler), 200 evaluation archs; ``FULL`` and ``QUICK`` shrink them."""
+    400 epochs with 150 warm-up, batch 256, lambda_max 10 with the cosine-increasing schedule, one pair per step
+    (reference sampler), 200 evaluation archs, and landmarks per ``PROTOCOLS`` (the paper: 10 Hamming-diverse, 3
+    rounds, ~30 in all; the reference's script: 50 random, one round, these fields' defaults); ``FULL`` and
+    ``QUICK`` shrink them."""
 
     channels: int = 8
     cells: int = 1
@@ -179,23 +187,32 @@ def run_one(setup: LandmarkSetup, variant: str, seed: int, *, progress: bool = F
     search = dict(batch_size=setup.eval_batch_size, population=setup.search_population,
                   generations=setup.search_generations, select=setup.search_select, mutation=setup.search_mutation,
                   crossover=setup.search_crossover)
+    if setup.add_top_k < setup.top_k:
+        raise ValueError(f"add_top_k ({setup.add_top_k}) must be at least top_k ({setup.top_k}): the last round's "
+                         "search gives the reported top archs")
     if variant == "spos+landmarks" and setup.rounds > 1:  # Fig. 2: the top archs of each round join the landmarks
         from nasfast.supernet.pipeline import landmark_pipeline
 
-        trainer = landmark_pipeline(cfg, data, landmarks, iterations=setup.rounds, add_top_k=setup.add_top_k,
-                                    search={"seed": seed, **search}, eval_archs=pool, eval_every=setup.eval_every,
-                                    eval_batch_size=setup.eval_batch_size, progress=progress).trainer
-        landmarks = trainer.landmarks
+        done = landmark_pipeline(cfg, data, landmarks, iterations=setup.rounds, add_top_k=setup.add_top_k,
+                                 search={"seed": seed, **search}, eval_archs=pool, eval_every=setup.eval_every,
+                                 eval_batch_size=setup.eval_batch_size, progress=progress)
+        trainer, landmarks = done.trainer, done.trainer.landmarks
+        # the pipeline's last search is the one below (same super-net and seed; top_k only cuts the ranking)
+        k = setup.top_k
+        found = replace(done.final_search, top=done.final_search.top[:k],
+                        top_supernet_acc=done.final_search.top_supernet_acc[:k],
+                        top_true_acc=done.final_search.top_true_acc[:k])
     else:  # SPOS trains the same epochs in one go (the paper: baselines get the same total epochs)
         trainer = train_supernet(cfg, data, landmarks if variant == "spos+landmarks" else None, eval_archs=pool,
                                  eval_every=setup.eval_every, eval_batch_size=setup.eval_batch_size,
                                  progress=progress)
-    found = search_supernet(trainer.supernet, data.eval_x, data.eval_y, seed=seed, top_k=setup.top_k, **search)
+        found = search_supernet(trainer.supernet, data.eval_x, data.eval_y, seed=seed, top_k=setup.top_k, **search)
     last = trainer.history[-1]
     row = {"experiment": EXPERIMENT, "config": setup.tag, "variant": variant, "seed": seed, "epochs": setup.epochs,
            "skdt": last["skdt"], "kdt": last["kdt"], "found_acc": found.best_true_acc,
            "top_mean_acc": float(np.mean(found.top_true_acc)), "top_best_acc": float(np.max(found.top_true_acc)),
-           "found_arch": str(found.top[0]), "landmarks": len(landmarks), "pool": len(pool),
+           "found_arch": str(found.top[0]), "landmarks": len(landmarks),
+           "pool": len(set(pool) - set(landmarks.archs)),  # pool archs that never became landmarks
            "seconds": round(time.perf_counter() - start, 1)}
     curves = [{"config": setup.tag, "variant": variant, "seed": seed, **{k: h.get(k, "") for k in CURVE_FIELDS[3:]}}
               for h in trainer.history]
@@ -391,8 +408,8 @@ def run(out: str | Path, *, quick: bool = False, seeds: int | Sequence[int] | No
              f"(skipped); config {setup.tag}")
         start = time.perf_counter()
         for variant, seed in todo:
-            # the per-batch bar only on a terminal: in a log file it would be a line of \r-frames
-            row, curve = run_one(setup, variant, seed, progress=progress and sys.stderr.isatty())
+            # the trainer's per-batch bar shows only on a terminal or in a notebook (tqdm's disable=None)
+            row, curve = run_one(setup, variant, seed, progress=progress)
             # drop curve rows a killed earlier attempt of this run may have left, then add this run's
             kept = [c for c in _read_csv(curves_path)
                     if (c["config"], c["variant"], c["seed"]) != (setup.tag, variant, str(seed))]

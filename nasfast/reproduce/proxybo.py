@@ -30,7 +30,6 @@ import csv
 import json
 import math
 import multiprocessing
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -212,7 +211,7 @@ def _run_locked(out: Path, seeds: int, budget: int, methods: tuple[str, ...], da
     rows_iter = pool.map(_run_packed, todo) if pool else map(_run_packed, todo)
     try:
         with (open(results, "a", newline="") as f, open(out / CURVES, "a") as fc,
-              tqdm(total=len(todo), unit="run", disable=not progress or not sys.stderr.isatty()) as bar):
+              tqdm(total=len(todo), unit="run", disable=None if progress else True) as bar):  # None: tty only
             writer = csv.DictWriter(f, fieldnames=FIELDS)
             if new:
                 writer.writeheader()

@@ -39,6 +39,10 @@ def read_rows(path: Path, ints: Sequence[str] = (), floats: Sequence[str] = ()) 
     rows = []
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
+        missing = [k for k in (*ints, *floats) if k not in (reader.fieldnames or [])]
+        if missing:  # another experiment's (or another tool's) file: its rows are not damaged, just not ours
+            raise ValueError(f"{path} is not a results file of this experiment (its header has no "
+                             f"{', '.join(missing)}); choose another --out")
         for raw in reader:
             check_row(path, reader.line_num, raw, reader.fieldnames or [], ints, floats)
             rows.append(raw)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -99,7 +98,7 @@ def _run_claimed(strategy: MultiFidelityStrategy, evaluator: Evaluator, out: Pat
     new_file = not rows and not ((out / HISTORY_FILE).exists() and (out / HISTORY_FILE).stat().st_size)
     from tqdm.auto import tqdm
 
-    bar = tqdm(unit="result", desc=strategy.name or "search", disable=not progress or not sys.stderr.isatty())
+    bar = tqdm(unit="result", desc=strategy.name or "search", disable=None if progress else True)  # None: tty only
     step = 0
     with open(out / HISTORY_FILE, "a", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")

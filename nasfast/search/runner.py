@@ -35,7 +35,6 @@ import io
 import json
 import math
 import os
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -404,7 +403,7 @@ def _run_claimed(strategy: Strategy, evaluator: Evaluator, budget: int, out: Pat
     from tqdm.auto import tqdm
 
     bar = tqdm(total=budget, initial=len(rows), unit="eval", desc=strategy.name or "search",
-               disable=not progress or not sys.stderr.isatty())
+               disable=None if progress else True)  # None: a terminal or a notebook only, not a log file
     try:
         while len(trace) < budget:
             obs = step(strategy, evaluator, trace)

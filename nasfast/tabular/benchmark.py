@@ -102,8 +102,8 @@ class Benchmark:
         close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
         if close:
             hint = f"; did you mean {close}?"
-        elif len(self._infos) <= 12:  # a user table: its few names say more than a pointer
-            hint = f"; its columns are {list(self._infos)}"
+        elif len(self._infos) <= 12 or self.name not in ("nb201", "nb101", "nb301"):
+            hint = f"; its columns are {list(self._infos)}"  # a user table: `nasfast info` knows only bundled ones
         else:
             hint = f"; see .columns, or `nasfast info --benchmark {self.name}` ({len(self._infos)} names)"
         raise KeyError(f"benchmark {self.name!r} has no column {name!r}{hint}")

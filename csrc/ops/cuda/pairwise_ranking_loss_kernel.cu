@@ -4,11 +4,14 @@
 //   in shared memory per block, block results written to a buffer, then one block reducing the
 //   buffer in a fixed order. The grid size depends only on the problem size.
 // * All pairs: one block per row i (threads over j), O(n) extra memory: row sums, row counts.
-// * Given pairs, backward: one thread per pair scatters its two terms with atomicAdd, so the
+// * Given pairs, backward: one thread per pair scatters its two terms with an atomic add, so the
 //   float summation order into a score shared by many pairs varies from run to run (as for
-//   torch's index_add_ on CUDA); everything else is deterministic.
-// * The incoming gradient and num_pairs are read on the device: backward never syncs. Forward
-//   with given pairs syncs once, to check the pair indices on the host.
+//   torch's index_add_ on CUDA; it alerts under torch.use_deterministic_algorithms); everything
+//   else is deterministic.
+// * The incoming gradient and num_pairs are read on the device. The given-pairs forward and
+//   backward each sync once, to check the pair indices on the host (the backward too, since it can
+//   be called directly: a bad index would write outside the gradient); the all-pairs backward
+//   never syncs.
 #include <ATen/AccumulateType.h>
 #include <ATen/Context.h>
 #include <ATen/Dispatch.h>
