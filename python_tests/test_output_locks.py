@@ -253,3 +253,13 @@ def test_a_lock_file_replaced_under_its_holder_is_left_to_its_new_owner(tmp_path
         lock.unlink()  # someone removes it; another run then creates and holds a new one
         lock.write_text("999\n")
     assert lock.exists() and lock.read_text() == "999\n"  # the first holder did not remove the new file
+
+
+def test_another_experiments_results_file_is_refused_as_such(tmp_path):
+    other = tmp_path / "o"
+    other.mkdir()
+    (other / "results.csv").write_text("experiment,config,seed,tau\ngates-nb201,gates+hinge,0,0.5\n")
+    with pytest.raises(ValueError, match=r"results.csv is not a results file of this experiment \(its header "
+                                         r"has no skdt, kdt, found_acc, top_mean_acc\)"):
+        landmark.run(other, quick=True, seeds=1, progress=False, echo=lambda s: None)
+    assert (other / "results.csv").read_text().count("\n") == 2  # left as it was
