@@ -202,3 +202,10 @@ def test_a_lone_arch_where_a_batch_is_expected_is_named():
     # mutate takes what as_arch takes: an arch string or index as well as an NB201Arch
     rng = np.random.default_rng(0)
     assert nb201.mutate(STRINGS[7], rng) != ALL[7] and nb201.mutate(7, rng) != ALL[7]
+
+
+@pytest.mark.parametrize("token", ["none~00", "none~01", "none~\u0660", "none~ 0"])
+def test_parse_refuses_edge_inputs_that_would_not_print_back(token):
+    text = f"|{token}|+|none~0|none~1|+|none~0|none~1|none~2|"
+    with pytest.raises(ValueError, match="is not 'op~input'"):
+        nb201.parse(text)

@@ -370,3 +370,20 @@ def test_names_of_the_wrong_type_are_named(b201):
         tabular.load(None)
     with pytest.raises(TypeError, match="a column name is a string"):
         b201.column(3)
+
+
+def test_naslib_proxy_failure_markers_read_as_missing():
+    """NAS-Bench-Suite-Zero stores failed proxies as -1e8 / -inf (PROVENANCE.md): the zc columns read
+    them as NaN, so a mean or a surrogate fitted on a column never sees them."""
+    from nasfast.tabular.bundled import NB201_ZC, ZC_FAILURE_MARKER, npz_array
+
+    b = tabular.load("nb201")
+    for tag, ds, proxy, failures in (("c10", "cifar10", "jacov", 1), ("in16", "ImageNet16-120", "epe_nas", 9),
+                                     ("c100", "cifar100", "nwot", 1)):
+        raw = npz_array(NB201_ZC, f"{tag}_{proxy}")
+        bad = ~np.isfinite(raw) | (raw == ZC_FAILURE_MARKER)
+        assert int(bad.sum()) == failures
+        col = b.column(f"{ds}/zc_{proxy}")
+        assert np.isfinite(col[b.available(f"{ds}/zc_{proxy}")]).all()
+        assert len(b.available(f"{ds}/zc_{proxy}")) == len(raw) - failures
+        assert np.isnan(col[npz_array(NB201_ZC, f"{tag}_index")[bad]]).all()

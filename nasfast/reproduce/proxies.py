@@ -23,6 +23,7 @@ import numpy as np
 
 from nasfast.metrics import spearman
 from nasfast.output_lock import hold_output
+from nasfast.tabular.bundled import ZC_FAILURE_MARKER
 
 #: Spearman |rho| vs accuracy, REFERENCES A5.3 (zero-cost-nas notebook, all 15,625 archs); naswot:
 #: NASLib's 725-arch subset (PROVENANCE, nb201_zc_naslib_725).
@@ -144,7 +145,7 @@ def report(tables: dict[str, dict[str, np.ndarray]], *, quick: bool = False) -> 
                 if len(pick) > 2:
                     a = np.array([v[i] for i, _ in pick])
                     b = theirs[[k for _, k in pick]]
-                    good = np.isfinite(a) & np.isfinite(b)
+                    good = np.isfinite(a) & np.isfinite(b) & (b != ZC_FAILURE_MARKER)  # NASLib's failures out
                     row["naslib_n"] = int(good.sum())
                     row["naslib_rho"] = spearman(b[good], a[good]) if good.sum() > 2 else float("nan")
                     row["naslib_floor"] = NASLIB_FLOOR.get(p)

@@ -33,7 +33,7 @@ NUM_EDGES = 6
 NUM_OPS = 5
 NUM_ARCHS = NUM_OPS**NUM_EDGES  # 15,625
 
-_TOKEN = re.compile(r"^([A-Za-z0-9_]+)~(\d+)$")
+_TOKEN = re.compile(r"^([A-Za-z0-9_]+)~(0|[1-9][0-9]*)$")  # canonical numbers only: "~00" would not print back
 _POW5 = NUM_OPS ** np.arange(NUM_EDGES, dtype=np.int64)
 
 

@@ -151,18 +151,27 @@ def _nb201_columns() -> _Columns:
                          description="NASLib's accuracy label of the zero-cost subset (single seed, test-like split); NaN outside it"),
               _scatter_zc(tag, "val_accuracy"), f"{tag}_val_accuracy")
         for proxy in ZC_PROXIES:
-            c.add(ColumnInfo(ds, f"zc_{proxy}", description="NAS-Bench-Suite-Zero proxy; NaN outside its subset"),
-                  _scatter_zc(tag, proxy), f"{tag}_{proxy}")
+            c.add(ColumnInfo(ds, f"zc_{proxy}", description="NAS-Bench-Suite-Zero proxy; NaN outside its subset "
+                             "and where NASLib stored a failure marker (-inf, -1e8)"),
+                  _scatter_zc(tag, proxy, failures_as_nan=True), f"{tag}_{proxy}")
         for proxy in ZC_PROXIES:
             c.add(ColumnInfo(ds, f"zc_{proxy}_time", unit="s", description="time to compute the proxy; NaN outside the subset"),
                   _scatter_zc(tag, f"{proxy}_time"), f"{tag}_{proxy}_time")
     return c
 
 
-def _scatter_zc(tag: str, key: str) -> Loader:
+#: what NAS-Bench-Suite-Zero stores where a proxy failed: -1e8 (jacov, epe_nas) and -inf (nwot of
+#: the cell with no input->output path); as values they would wreck a mean or a regression
+ZC_FAILURE_MARKER = -1e8
+
+
+def _scatter_zc(tag: str, key: str, failures_as_nan: bool = False) -> Loader:
     def load() -> np.ndarray:
         out = np.full(15625, np.nan)
-        out[npz_array(NB201_ZC, f"{tag}_index")] = npz_array(NB201_ZC, f"{tag}_{key}")
+        values = npz_array(NB201_ZC, f"{tag}_{key}").astype(np.float64)
+        if failures_as_nan:
+            values = np.where(np.isfinite(values) & (values != ZC_FAILURE_MARKER), values, np.nan)
+        out[npz_array(NB201_ZC, f"{tag}_index")] = values
         return out
 
     return load
