@@ -164,7 +164,8 @@ def add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--micro-batch", type=int,
                    help="archs per network call (default 4096, as GATESPredictor.score's: the fastest on 2 CPU "
                         "threads, or --chunk-size if smaller); at most --chunk-size; for a given --micro-batch "
-                        "the scores are bit-identical for every --chunk-size")
+                        "that is a multiple of 4 the scores are bit-identical for every --chunk-size (BLAS "
+                        "rounds a row by its position in a call otherwise)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of --sample (default 0)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -730,3 +730,36 @@ def test_bad_settings_devices_and_model_files_are_named(tmp_path):
     junk.write_bytes(bytes(range(100)))
     with pytest.raises(ValueError, match="not a readable saved GATESPredictor"):
         GATESPredictor.load(junk)
+
+
+def test_damaged_old_and_incomplete_model_files_are_named(tmp_path):
+    p = GATESPredictor("nb201", layers=(8,), mlp_hidden=(8,), epochs=1).fit(np.arange(0, 15625, 300),
+                                                                            np.linspace(0.5, 0.9, 53))
+    path = tmp_path / "p.pt"
+    p.save(path)
+    data = bytearray(path.read_bytes())
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:  # zero 16 bytes inside the largest stored tensor
+        info = max(z.infolist(), key=lambda i: i.file_size)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + info.file_size // 2
+    data[start:start + 16] = bytes(16)
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="damaged.pt' is damaged: its member .* fails its checksum"):
+        GATESPredictor.load(damaged)
+    blob = torch.load(path, weights_only=True)
+    for key, value, match in (("format", "nasfast.GATESPredictor/0", r"found 'nasfast.GATESPredictor/0'"),
+                              ("history", None, "incomplete saved GATESPredictor: no history")):
+        changed = dict(blob)
+        if value is None:
+            del changed[key]
+        else:
+            changed[key] = value
+        torch.save(changed, tmp_path / "x.pt")
+        with pytest.raises(ValueError, match=match):
+            GATESPredictor.load(tmp_path / "x.pt")
+    changed = dict(blob, config={**blob["config"], "layers": [16]})
+    torch.save(changed, tmp_path / "y.pt")
+    with pytest.raises(ValueError, match="weights do not fit the network its config describes"):
+        GATESPredictor.load(tmp_path / "y.pt")

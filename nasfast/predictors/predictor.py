@@ -226,17 +226,30 @@ class GATESPredictor:
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> GATESPredictor:
+        name = repr(os.fspath(path))
         try:
+            damaged = _damaged_zip_member(path)
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise
         except Exception as err:  # a truncated or foreign file fails in zipfile, pickle or struct
-            raise ValueError(f"{os.fspath(path)!r} is not a readable saved GATESPredictor: torch.load failed "
+            raise ValueError(f"{name} is not a readable saved GATESPredictor: torch.load failed "
                              f"with {type(err).__name__} (a truncated or foreign file?)") from err
+        if damaged is not None:  # torch.load does not check the CRCs: damaged weights would load silently
+            raise ValueError(f"{name} is damaged: its member {damaged!r} fails its checksum; save the model again")
         if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
-            raise ValueError(f"{os.fspath(path)!r} is not a saved GATESPredictor (format {_FORMAT})")
+            found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+            raise ValueError(f"{name} is not a saved GATESPredictor (format {_FORMAT}; found {found!r})")
+        missing = [k for k in ("space", "encoder", "loss", "config", "history", "state_dict") if k not in blob]
+        if missing:
+            raise ValueError(f"{name} is an incomplete saved GATESPredictor: no {', '.join(missing)}")
         self = cls(blob["space"], blob["encoder"], blob["loss"], device=device, **blob["config"])
-        self.net.load_state_dict(blob["state_dict"])
+        try:
+            self.net.load_state_dict(blob["state_dict"])
+        except RuntimeError as err:  # torch's message lists every mismatched tensor over many lines
+            first = str(err).strip().splitlines()[1:2] or [str(err)]
+            raise ValueError(f"{name}: its weights do not fit the network its config describes ({first[0].strip()})"
+                             ) from None
         self.net.to(self.device)
         self.history = list(blob["history"])
         self._trained = bool(self.history)
@@ -272,3 +285,14 @@ def _references(acc: np.ndarray, n: int, choice: str, seed: int) -> np.ndarray:
     else:
         raise ValueError(f"reference_choice must be 'random' or 'top', got {choice!r}")
     return np.sort(refs)
+
+
+def _damaged_zip_member(path: str | os.PathLike) -> str | None:
+    """The first member of a torch zip archive whose CRC-32 does not match (None when all do, or when
+    the file is not a zip, which ``torch.load`` then reports)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return None
+    with zipfile.ZipFile(path) as archive:
+        return archive.testzip()

@@ -104,7 +104,7 @@ def sample_nb101(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarr
 
 _DARTS_PAIRS = [(k + 2) * (k + 1) // 2 for k in range(darts.NUM_NODES)]  # unordered input pairs of node k
 _DARTS_NODE_RADIX = [p * len(darts.OPS) ** 2 for p in _DARTS_PAIRS]
-_DARTS_CELL_RADIX = int(np.prod(_DARTS_NODE_RADIX))  # 1,037,232,270 < 2^30: a genotype key fits in 60 bits
+_DARTS_CELL_RADIX = int(np.prod(_DARTS_NODE_RADIX))  # 1,037,664,180 < 2^30: a genotype key fits in 60 bits
 
 
 def darts_key(compact: np.ndarray) -> np.ndarray:
