@@ -121,6 +121,26 @@ class Genotype:
 
 # ---- the compact encoding -----------------------------------------------------------------------
 
+def canonical_compact(compact: np.ndarray) -> np.ndarray:
+    """Compact genotype(s), shape (..., 2, 8, 2), with each node's two (input, op) edges in ascending
+    order. A node sums its two inputs, so the order of its edges does not change the network (DARTS
+    lists them by strength, NASLib's files in any order): equal canonical forms are one architecture.
+
+    Example:
+        >>> import numpy as np
+        >>> from nasfast.spaces.darts import canonical_compact, sample
+        >>> c = sample(np.random.default_rng(0)).to_compact()
+        >>> swapped = c.copy(); swapped[0, [0, 1]] = c[0, [1, 0]]
+        >>> bool((canonical_compact(swapped) == canonical_compact(c)).all())
+        True
+    """
+    arr = np.asarray(compact)
+    pairs = arr.reshape(*arr.shape[:-2], NUM_NODES, 2, 2)
+    key = pairs[..., 0].astype(np.int64) * 16 + pairs[..., 1]  # ops < 16: (input, op) order
+    order = np.argsort(key, axis=-1, kind="stable")
+    return np.take_along_axis(pairs, order[..., None], axis=-2).reshape(arr.shape)
+
+
 def from_compact(compact: Any) -> Genotype:
     """Genotype from NASLib's compact form: (2, 8, 2) integers (input node, op index), as numpy,
     nested lists/tuples or a torch tensor."""

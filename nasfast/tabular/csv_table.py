@@ -185,7 +185,8 @@ def _parse_darts(cell: str) -> tuple[Any, bytes]:
             raise ValueError("expected Genotype(...) text or a (2, 8, 2) JSON array"
                              + _other_space_hint(cell, "darts")) from None
         genotype = darts.from_compact(compact)
-    return genotype, np.ascontiguousarray(genotype.to_compact(), dtype=np.int8).tobytes()
+    # the key is order-free within a node (canonical_compact): one network, one row, whatever the edge order
+    return genotype, np.ascontiguousarray(darts.canonical_compact(genotype.to_compact()), dtype=np.int8).tobytes()
 
 
 def _other_space_hint(cell: str, space: str) -> str:

@@ -159,11 +159,15 @@ class BytesKeys:
     """DARTS genotypes keyed by their compact encoding, an int8 array (2 cells, 8 edges, (input, op)).
 
     Accepts ``nasfast.spaces.darts.Genotype`` objects (anything with ``to_compact()``), DARTS's
-    genotype text, the compact array itself or its bytes, and int rows of this table.
+    genotype text, the compact array itself or its bytes, and int rows of this table. Keys are the
+    canonical compact form (``darts.canonical_compact``): a genotype listing a node's two edges in
+    the other order is the same network, and finds the same row.
     """
 
     def __init__(self, encodings: np.ndarray, what: str, space: str) -> None:
-        enc = np.ascontiguousarray(encodings, dtype=np.int8)
+        from nasfast.spaces import darts
+
+        enc = np.ascontiguousarray(darts.canonical_compact(np.asarray(encodings, dtype=np.int8)), dtype=np.int8)
         self.shape = enc.shape[1:]
         self.keys = [row.tobytes() for row in enc]
         self.what = what
@@ -178,8 +182,12 @@ class BytesKeys:
         return isinstance(x, (bytes, str)) or _int_like(x) or any(hasattr(x, a) for a in _GENOTYPE_ATTRS)
 
     def key_of(self, a: Any) -> bytes:
+        from nasfast.spaces import darts
+
         if isinstance(a, bytes):
-            return a
+            if len(a) != int(np.prod(self.shape)):
+                return a  # not a genotype's bytes: looked up as given (and not found)
+            a = np.frombuffer(a, dtype=np.int8).reshape(self.shape)
         if isinstance(a, str):
             from nasfast.spaces import darts
 
@@ -195,7 +203,7 @@ class BytesKeys:
         arr = np.asarray(a)
         if arr.shape != self.shape:
             raise TypeError(f"expected a genotype, its {self.shape} compact array or a row, got {type(a).__name__}: {a!r}")
-        return _as_int8(arr).tobytes()
+        return np.ascontiguousarray(darts.canonical_compact(_as_int8(arr))).tobytes()
 
     def rows(self, archs: Sequence[Any] | np.ndarray) -> np.ndarray:
         return _rows_by_key(self, archs)
