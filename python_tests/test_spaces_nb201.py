@@ -209,3 +209,16 @@ def test_parse_refuses_edge_inputs_that_would_not_print_back(token):
     text = f"|{token}|+|none~0|none~1|+|none~0|none~1|none~2|"
     with pytest.raises(ValueError, match="is not 'op~input'"):
         nb201.parse(text)
+
+
+def test_naslib_op_indices_convert_to_the_bundled_archs():
+    """The zero-cost file's ``op_indices_naslib`` (NASLib's op and edge order) convert to the archs
+    its ``index`` names, for all three datasets."""
+    from nasfast.tabular.bundled import NB201_ZC, npz_array
+
+    for tag in ("c10", "c100", "in16"):
+        ours = nb201.from_naslib_op_indices(npz_array(NB201_ZC, f"{tag}_op_indices_naslib"))
+        want = nb201.codes_to_op_indices(nb201.indices_to_codes(npz_array(NB201_ZC, f"{tag}_index")))
+        assert np.array_equal(ours, want)
+    with pytest.raises(ValueError, match="NASLib op indices"):
+        nb201.from_naslib_op_indices(np.array([[0, 1, 2, 3, 4, 5]]))

@@ -183,6 +183,30 @@ def codes_to_op_indices(codes: np.ndarray) -> np.ndarray:
     return (codes[..., None] // _POW5) % NUM_OPS
 
 
+#: NASLib's NB201 encoding: ops [skip_connect, none, nor_conv_3x3, nor_conv_1x1, avg_pool_3x3] on edges
+#: (1,2), (1,3), (1,4), (2,3), (2,4), (3,4) (1-based nodes); ours: ``OPS`` on ``EDGES``
+_NASLIB_OP = np.array([1, 0, 3, 2, 4])
+_NASLIB_EDGE = np.array([0, 1, 3, 2, 4, 5])  # our edge k is NASLib's edge _NASLIB_EDGE[k]
+
+
+def from_naslib_op_indices(ops: np.ndarray) -> np.ndarray:
+    """(B, 6) op indices in NASLib's order (e.g. ``op_indices_naslib`` of the bundled zero-cost file)
+    -> (B, 6) op indices in ours, which every (B, 6) array nasfast takes is read in. The two orders
+    differ in both the ops and the edges, and a NASLib array would be read silently as other archs.
+
+    Example:
+        >>> import numpy as np
+        >>> from nasfast.spaces import nb201
+        >>> str(nb201.from_ops(nb201.from_naslib_op_indices(np.array([[0, 1, 2, 3, 4, 0]]))[0].tolist()))
+        '|skip_connect~0|+|none~0|nor_conv_1x1~1|+|nor_conv_3x3~0|avg_pool_3x3~1|skip_connect~2|'
+    """
+    arr = np.asarray(ops)
+    if arr.ndim != 2 or arr.shape[1] != NUM_EDGES or arr.dtype.kind not in "iu" or arr.size and (
+            arr.min() < 0 or arr.max() >= NUM_OPS):
+        raise ValueError(f"NASLib op indices must be a (B, 6) int array of 0..4, got {arr.dtype} {arr.shape}")
+    return _NASLIB_OP[arr.astype(np.int64)][:, _NASLIB_EDGE]
+
+
 def op_indices_to_codes(ops: np.ndarray) -> np.ndarray:
     """(..., 6) op indices in [0, 5) -> base-5 codes (...,); the inverse of ``codes_to_op_indices``."""
     ops = np.asarray(ops)
