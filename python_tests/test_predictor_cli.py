@@ -274,3 +274,26 @@ def test_uint64_set():
     keys = np.random.default_rng(3).integers(0, 2**60, 20000)
     assert s.add_new(keys).sum() == len(np.unique(keys)) and len(s) == 4 + len(np.unique(keys))
     assert not s.add_new(keys).any()
+
+
+def test_nb201_twins_score_alike_whichever_comes_first(models, tmp_path, capsys):
+    """Isomorphic NB201 cells are one candidate (the first one kept); it is scored as its class's
+    representative, so the score written does not depend on which twin came first."""
+    from nasfast.predictors.scoring import nb201_class_of_code
+
+    classes = nb201_class_of_code()
+    big = np.flatnonzero(np.bincount(classes) >= 2)
+    pairs = [np.flatnonzero(classes == c)[[0, 1]] for c in big]  # two members of each class with twins
+    texts = {order: [str(nb201.from_code(int(p[k]))) for p in pairs for k in order] for order in ((0, 1), (1, 0))}
+    scores = {}
+    for order, lines in texts.items():
+        path = tmp_path / f"twins{order[0]}.txt"
+        path.write_text("\n".join(lines) + "\n")
+        out = tmp_path / f"top{order[0]}.csv"
+        code, _, _ = run(capsys, "score", "--space", "nb201", "--model", str(models["nb201"]), "--archs", str(path),
+                         "--top", "1000", "--out", str(out), "--no-progress")
+        assert code == 0
+        rows = read_top(out)
+        assert len(rows) == len(pairs)  # one per class
+        scores[order] = sorted(float(r["score"]) for r in rows)
+    assert scores[(0, 1)] == scores[(1, 0)]

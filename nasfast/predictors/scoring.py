@@ -212,6 +212,14 @@ class _NB201Dedup:
     def __init__(self) -> None:
         self.classes = nb201_class_of_code()
         self.seen = np.zeros(int(self.classes.max()) + 1, dtype=bool)
+        _, first = np.unique(self.classes, return_index=True)
+        self.representative = first.astype(np.int64)  # class -> its lowest code
+
+    def canonical(self, batch: np.ndarray) -> np.ndarray:
+        """Each arch's class representative (op indices): what is scored, so that isomorphic cells get
+        bit-identical scores, and which twin comes first cannot change a score in the last bits."""
+        codes = self.representative[self.classes[nb201.op_indices_to_codes(batch)]]
+        return nb201.codes_to_op_indices(codes)
 
     def new(self, batch: np.ndarray) -> np.ndarray:
         cls = self.classes[nb201.op_indices_to_codes(batch)]
@@ -253,7 +261,8 @@ class _DartsDedup:
 
 
 DEDUP_RULE = {
-    "nb201": "isomorphism classes of nb201.canonical_hash (8,765 of the 15,625 cells)",
+    "nb201": "isomorphism classes of nb201.canonical_hash (8,765 of the 15,625 cells; each scored as its "
+             "class representative, so twins score alike to the last bit)",
     "nb101": "NAS-Bench-101 fingerprint (isomorphism-invariant graph hash)",
     "darts": "exact genotype up to the order of each node's two edges (not isomorphism)",
 }
@@ -443,7 +452,8 @@ def score_stream(predictor: Any, batches: Iterator[Any], top: int, *, total: int
             keep = np.flatnonzero(dedup.new(batch))
             if keep.size:
                 fresh = _take(space, batch, keep)
-                scores = predictor.score(fresh, chunk_size=len(keep), micro_batch=micro_batch)
+                scored = dedup.canonical(fresh) if isinstance(dedup, _NB201Dedup) else fresh
+                scores = predictor.score(scored, chunk_size=len(keep), micro_batch=micro_batch)
                 seq = seen + keep
                 if keep.size > top:  # only this chunk's top K can enter the running top K
                     # every arch tied with the K-th stays a candidate, so that ties go to the earlier
