@@ -205,7 +205,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     scoring.write_top(result, args.out)
     print(f"candidates:          {result.candidates} ({result.unique} unique, duplicates by {result.dedup_rule})")
     print(f"time:                {result.seconds:.2f} s, {result.archs_per_s:,.0f} archs/s "
-          f"({result.unique / max(result.seconds, 1e-12):,.0f} unique scored/s)")
+          f"({result.unique / max(result.seconds, 1e-12):,.0f} unique scored/s; set-up before it "
+          f"{result.setup_seconds:.2f} s)")
     print(f"peak RSS:            {result.peak_rss / 2**20:,.0f} MiB (whole process, torch included)")
     if result.archs:
         print(f"best:                {result.scores[0]:.6g}  {result.archs[0]}")
