@@ -256,8 +256,53 @@ def test_darts_key_is_edge_order_invariant_and_exact():
     swapped[:, :, 0::2], swapped[:, :, 1::2] = comp[:, :, 1::2], comp[:, :, 0::2]
     assert (scoring.darts_key(swapped) == scoring.darts_key(comp)).all()
     canon = {tuple(tuple(sorted(map(tuple, cell[2 * k:2 * k + 2]))) for cell in g for k in range(4)) for g in comp}
-    assert len(np.unique(scoring.darts_key(comp))) == len(canon)
+    assert len(np.unique(scoring.darts_key(comp, isomorphism=False))) == len(canon)
     assert scoring.darts_key(comp).max() < 2**60
+
+
+def _relabel(cell: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    """Intermediate node k of a (8, 2) cell becomes node perm[k]: its edges move, and so do reads of it."""
+    inv = np.argsort(perm)
+    rows = (2 * inv[:, None] + np.arange(2)).reshape(-1)
+    src = cell[rows, 0]
+    return np.stack([np.where(src >= 2, perm[np.maximum(src - 2, 0)] + 2, src), cell[rows, 1]], axis=-1)
+
+
+def test_darts_key_merges_relabelled_intermediate_nodes_and_only_those(models):
+    """Relabelling a cell's intermediate nodes (keeping each node's reads below it) is the same network:
+    one key, and GATES gives it the same score. The key equals a brute-force least code over all 24
+    relabellings, so it merges nothing else."""
+    import itertools
+
+    from nasfast.predictors import GATESPredictor
+
+    rng = np.random.default_rng(4)
+    comp = scoring.sample_darts(rng, 400).astype(np.int64)
+    perms = [np.array(p) for p in itertools.permutations(range(4))]
+    keys = scoring.darts_key(comp)
+    relabelled, want = [], []
+    for i, g in enumerate(comp):
+        for cell in range(2):
+            for perm in perms:
+                r = _relabel(g[cell], perm)
+                if (r[:, 0] <= np.repeat(np.arange(4), 2) + 1).all():
+                    h = g.copy()
+                    h[cell] = r
+                    relabelled.append(h)
+                    want.append(keys[i])
+    relabelled = np.stack(relabelled)
+    assert len(relabelled) > 2 * len(comp)  # more than the identities
+    assert (scoring.darts_key(relabelled) == np.array(want)).all()
+    assert (scoring.darts_key(relabelled, isomorphism=False) != np.array(want)).any()  # the old key split them
+    # brute force: each cell's least code over the valid relabellings
+    for g, k in zip(comp[:100], keys[:100]):
+        codes = [min(int(scoring._darts_cell_code(_relabel(g[c], p)[None])[0]) for p in perms
+                     if (_relabel(g[c], p)[:, 0] <= np.repeat(np.arange(4), 2) + 1).all()) for c in range(2)]
+        assert k == codes[0] * scoring._DARTS_CELL_RADIX + codes[1]
+    p = GATESPredictor.load(models["darts"])
+    same = [darts.from_compact(h) for h in relabelled[:200]]
+    orig = [darts.from_compact(comp[np.flatnonzero(keys == k)[0]]) for k in want[:200]]
+    np.testing.assert_allclose(p.score(same), p.score(orig), rtol=0, atol=1e-6)
 
 
 def test_darts_compact_vectorised_check_names_the_bad_genotype():

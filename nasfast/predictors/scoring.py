@@ -12,8 +12,9 @@ space    array form of a batch                   duplicate key
 nb201    (B, 6) int64 op indices                 isomorphism class (``nb201.canonical_hash``)
 nb101    pruned (adjacency (B, 7, 7), ops (B,    NAS-Bench-101 fingerprint (isomorphism-invariant
          7)) int8 in our labels                  module hash, ``graph_hash.nb101_fingerprint``)
-darts    (B, 2, 8, 2) compact (input, op)        ``darts_key``: exact genotype up to the order of
-                                                 each node's two edges (not full isomorphism)
+darts    (B, 2, 8, 2) compact (input, op)        ``darts_key``: genotype up to the order of each
+                                                 node's two edges and relabellings of the
+                                                 intermediate nodes (isomorphism of the cells)
 =======  ======================================  ===============================================
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import json
 import resource
 import time
@@ -107,27 +109,79 @@ _DARTS_NODE_RADIX = [p * len(darts.OPS) ** 2 for p in _DARTS_PAIRS]
 _DARTS_CELL_RADIX = int(np.prod(_DARTS_NODE_RADIX))  # 1,037,664,180 < 2^30: a genotype key fits in 60 bits
 
 
-def darts_key(compact: np.ndarray) -> np.ndarray:
-    """(B,) int64 keys, equal iff two genotypes are the same up to the order of each node's two
-    (input, op) edges (a node sums its inputs, so that order is meaningless).
+def _darts_cell_code(cell: np.ndarray) -> np.ndarray:
+    """(B,) mixed-radix codes of (B, 8, 2) int64 cells, order-free within each node (``darts_key``)."""
+    n_ops = len(darts.OPS)
+    code = np.zeros(len(cell), dtype=np.int64)
+    for k in range(darts.NUM_NODES):
+        (s0, o0), (s1, o1) = cell[:, 2 * k].T, cell[:, 2 * k + 1].T
+        swap = s0 > s1
+        lo, hi = np.where(swap, s1, s0), np.where(swap, s0, s1)
+        op_lo, op_hi = np.where(swap, o1, o0), np.where(swap, o0, o1)
+        pair = hi * (hi - 1) // 2 + lo  # inputs differ, so hi >= 1
+        code = code * _DARTS_NODE_RADIX[k] + (pair * n_ops + op_lo) * n_ops + op_hi
+    return code
 
-    Exact-duplicate removal, not graph isomorphism: e.g. relabelling two intermediate nodes that do
-    not read each other gives another key for the same network. Mixed radix per cell: for node k,
-    (index of its unordered input pair among C(k+2, 2)) x 49 + 7 x (op of the lower input) + (op of
-    the higher input); the normal cell's code times ``_DARTS_CELL_RADIX`` plus the reduce cell's.
+
+#: relabellings of the 4 intermediate nodes: new label of old node k is perm[k]
+_DARTS_PERMS = np.array(list(itertools.permutations(range(darts.NUM_NODES))), dtype=np.int64)
+#: bit of "intermediate node k reads intermediate node j" (j < k) in a cell's dependency pattern
+_DARTS_DEP_BIT = {(k, j): k * (k - 1) // 2 + j for k in range(darts.NUM_NODES) for j in range(k)}
+
+
+@functools.lru_cache(maxsize=1)
+def _darts_relabellings() -> list[np.ndarray]:
+    """Per dependency pattern (6 bits), the non-identity relabellings that keep node order a DAG: every
+    node read comes before its reader (perm[j] < perm[k])."""
+    out = []
+    for pattern in range(1 << len(_DARTS_DEP_BIT)):
+        deps = [kj for kj, bit in _DARTS_DEP_BIT.items() if pattern >> bit & 1]
+        out.append(np.array([i for i, perm in enumerate(_DARTS_PERMS) if i and all(perm[j] < perm[k] for k, j in deps)],
+                            dtype=np.int64))
+    return out
+
+
+def _darts_cell_canonical_code(cell: np.ndarray) -> np.ndarray:
+    """The least code over the relabellings of the intermediate nodes that keep the cell a DAG in node
+    order (each node reading only the inputs and lower nodes): every node feeds the output, which
+    concatenates them all, so such a relabelling is the same network. Rows are grouped by their
+    dependency pattern, whose valid relabellings are known, so only those are coded."""
+    best = _darts_cell_code(cell)  # the identity is always valid
+    src, op = cell[..., 0], cell[..., 1]
+    pattern = np.zeros(len(cell), dtype=np.int64)
+    for (k, j), bit in _DARTS_DEP_BIT.items():
+        reads = (src[:, 2 * k] == j + 2) | (src[:, 2 * k + 1] == j + 2)
+        pattern |= reads.astype(np.int64) << bit
+    relabellings = _darts_relabellings()
+    order = np.argsort(pattern, kind="stable")
+    bounds = np.flatnonzero(np.diff(pattern[order])) + 1
+    for idx in np.split(order, bounds):
+        perms = relabellings[int(pattern[idx[0]])] if idx.size else ()
+        for p in perms:
+            perm = _DARTS_PERMS[p]
+            inv = np.argsort(perm)  # new node j is old node inv[j]
+            rows = (2 * inv[:, None] + np.arange(2)).reshape(-1)  # old edge rows in the new node order
+            s_old = src[idx][:, rows]
+            new_src = np.where(s_old >= 2, perm[np.maximum(s_old - 2, 0)] + 2, s_old)
+            code = _darts_cell_code(np.stack([new_src, op[idx][:, rows]], axis=-1))
+            best[idx] = np.minimum(best[idx], code)
+    return best
+
+
+def darts_key(compact: np.ndarray, isomorphism: bool = True) -> np.ndarray:
+    """(B,) int64 keys, equal iff two genotypes are the same network: up to the order of each node's
+    two (input, op) edges (a node sums its inputs) and, with ``isomorphism``, up to relabelling the
+    intermediate nodes (each cell's least code over the relabellings that keep node order a DAG; all
+    four nodes are concatenated at the output, so their labels carry no meaning).
+
+    Mixed radix per cell: for node k, (index of its unordered input pair among C(k+2, 2)) x 49 + 7 x
+    (op of the lower input) + (op of the higher input); the normal cell's code times
+    ``_DARTS_CELL_RADIX`` plus the reduce cell's.
     """
     c = np.asarray(compact, dtype=np.int64)
     key = np.zeros(len(c), dtype=np.int64)
-    n_ops = len(darts.OPS)
     for cell in range(2):
-        code = np.zeros(len(c), dtype=np.int64)
-        for k in range(darts.NUM_NODES):
-            (s0, o0), (s1, o1) = c[:, cell, 2 * k].T, c[:, cell, 2 * k + 1].T
-            swap = s0 > s1
-            lo, hi = np.where(swap, s1, s0), np.where(swap, s0, s1)
-            op_lo, op_hi = np.where(swap, o1, o0), np.where(swap, o0, o1)
-            pair = hi * (hi - 1) // 2 + lo  # inputs differ, so hi >= 1
-            code = code * _DARTS_NODE_RADIX[k] + (pair * n_ops + op_lo) * n_ops + op_hi
+        code = _darts_cell_canonical_code(c[:, cell]) if isomorphism else _darts_cell_code(c[:, cell])
         key = key * _DARTS_CELL_RADIX + code
     return key
 
@@ -264,7 +318,7 @@ DEDUP_RULE = {
     "nb201": "isomorphism classes of nb201.canonical_hash (8,765 of the 15,625 cells; each scored as its "
              "class representative, so twins score alike to the last bit)",
     "nb101": "NAS-Bench-101 fingerprint (isomorphism-invariant graph hash)",
-    "darts": "exact genotype up to the order of each node's two edges (not isomorphism)",
+    "darts": "genotype up to the order of each node's two edges and relabellings of the intermediate nodes",
 }
 
 
