@@ -342,3 +342,19 @@ def test_nb201_twins_score_alike_whichever_comes_first(models, tmp_path, capsys)
         assert len(rows) == len(pairs)  # one per class
         scores[order] = sorted(float(r["score"]) for r in rows)
     assert scores[(0, 1)] == scores[(1, 0)]
+
+
+def test_the_api_takes_the_texts_the_cli_takes(models):
+    """GATESPredictor.score reads a list of texts as `nasfast score --archs` reads its lines."""
+    import json
+
+    from nasfast.predictors import GATESPredictor
+
+    p = GATESPredictor.load(models["nb201"])
+    arch = nb201.from_index(7294)
+    assert p.score(["7294", str(arch)]).tolist() == [p.score([arch])[0]] * 2
+    q = GATESPredictor.load(models["darts"])
+    g = darts.sample(np.random.default_rng(0))
+    assert q.score([str(g), json.dumps(g.to_compact().tolist())]).tolist() == [q.score([g])[0]] * 2
+    with pytest.raises(ValueError, match=r"archs\[1\]: invalid nb201 architecture '\|bad~0\|'"):
+        p.score([str(arch), "|bad~0|"])

@@ -613,7 +613,7 @@ def test_config_and_input_errors():
         p.fit(np.arange(5), np.arange(4.0))
     with pytest.raises(ValueError, match="NaN"):
         p.fit(np.arange(3), [1.0, np.nan, 2.0])
-    with pytest.raises(TypeError, match="Specs"):
+    with pytest.raises(ValueError, match=r"invalid nb101 architecture '\|none~0\|': expected \{\"matrix\""):
         with pytest.warns(RuntimeWarning, match="before fit"):
             GATESPredictor("nb101").score(["|none~0|"])
     # settings that would train nothing, or train to NaN, silently

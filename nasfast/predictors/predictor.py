@@ -65,7 +65,19 @@ class GATESPredictor:
             return PredictorNet(self.space, self.encoder, self.loss, self.config).to(self.device)
 
     def encode(self, archs: Any) -> Encoded:
-        """The network's input tensors for ``archs`` (on the CPU)."""
+        """The network's input tensors for ``archs`` (on the CPU). A list of texts is read as
+        ``nasfast score --archs`` reads its lines (NB201 strings or indices, DARTS genotype text or
+        compact JSON, NB101 ``{"matrix": ..., "ops": ...}`` JSON), so the API takes what the CLI takes."""
+        if isinstance(archs, (list, tuple)) and archs and all(isinstance(a, str) for a in archs):
+            from nasfast.predictors import scoring
+
+            rows = []
+            for i, text in enumerate(archs):
+                try:
+                    rows.append(scoring._parse_arch(self.space, text.strip()))
+                except (ValueError, TypeError, KeyError) as err:
+                    raise ValueError(f"archs[{i}]: invalid {self.space} architecture {text[:120]!r}: {err}") from None
+            archs = scoring._stack(self.space, rows)
         return network.encode(self.space, self.encoder, archs)
 
     def fit(self, archs: Any, accuracies: Any, epochs: int | None = None, seed: int | None = None,

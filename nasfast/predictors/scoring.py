@@ -371,9 +371,12 @@ def _parse_arch(space: str, text: str) -> Any:
     if len(text) == 32 and all(c in "0123456789abcdef" for c in text.lower()):
         raise ValueError("is an NB101 module hash; scoring needs the graph: "
                          '{"matrix": [[...]], "ops": [...]} (ops as labels or benchmark op names)')
-    obj = json.loads(text)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        obj = None
     if not isinstance(obj, dict) or "ops" not in obj or not ({"matrix", "adjacency"} & obj.keys()):
-        raise ValueError('expected {"matrix": [[...]], "ops": [...]}')
+        raise ValueError('expected {"matrix": [[...]], "ops": [...]} JSON (or, from Python, nb101.Spec objects)')
     return nb101.Spec(obj.get("matrix", obj.get("adjacency")), obj["ops"]).padded(nb101.MAX_VERTICES)
 
 
