@@ -358,3 +358,17 @@ def test_the_api_takes_the_texts_the_cli_takes(models):
     assert q.score([str(g), json.dumps(g.to_compact().tolist())]).tolist() == [q.score([g])[0]] * 2
     with pytest.raises(ValueError, match=r"archs\[1\]: invalid nb201 architecture '\|bad~0\|'"):
         p.score([str(arch), "|bad~0|"])
+
+
+def test_darts_dedup_is_sized_for_a_known_count(monkeypatch):
+    """With the count known (--sample) the seen-set never grows: a grow rehashes the whole table."""
+    def no_grow(self):
+        raise AssertionError("the seen-set grew")
+    monkeypatch.setattr(scoring.UInt64Set, "_grow", no_grow)
+    dedup = scoring._dedup("darts", 20_000)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        assert dedup.new(scoring.sample_darts(rng, 5_000)).all()
+    assert len(dedup.seen) == 20_000
+    with pytest.raises(AssertionError, match="grew"):
+        scoring._dedup("darts").new(scoring.sample_darts(rng, 70_000))  # the default size must grow
