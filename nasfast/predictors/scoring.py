@@ -125,6 +125,8 @@ def _darts_cell_code(cell: np.ndarray) -> np.ndarray:
 
 #: relabellings of the 4 intermediate nodes: new label of old node k is perm[k]
 _DARTS_PERMS = np.array(list(itertools.permutations(range(darts.NUM_NODES))), dtype=np.int64)
+#: per relabelling, the old edge rows in the new node order (new node j is old node argsort(perm)[j])
+_DARTS_PERM_ROWS = (2 * np.argsort(_DARTS_PERMS, axis=1)[:, :, None] + np.arange(2)).reshape(len(_DARTS_PERMS), -1)
 #: bit of "intermediate node k reads intermediate node j" (j < k) in a cell's dependency pattern
 _DARTS_DEP_BIT = {(k, j): k * (k - 1) // 2 + j for k in range(darts.NUM_NODES) for j in range(k)}
 
@@ -157,14 +159,16 @@ def _darts_cell_canonical_code(cell: np.ndarray) -> np.ndarray:
     bounds = np.flatnonzero(np.diff(pattern[order])) + 1
     for idx in np.split(order, bounds):
         perms = relabellings[int(pattern[idx[0]])] if idx.size else ()
+        if not len(perms):
+            continue
+        group_src, group_op, group_best = src[idx], op[idx], best[idx]  # gathered once per group
         for p in perms:
-            perm = _DARTS_PERMS[p]
-            inv = np.argsort(perm)  # new node j is old node inv[j]
-            rows = (2 * inv[:, None] + np.arange(2)).reshape(-1)  # old edge rows in the new node order
-            s_old = src[idx][:, rows]
+            perm, rows = _DARTS_PERMS[p], _DARTS_PERM_ROWS[p]
+            s_old = group_src[:, rows]
             new_src = np.where(s_old >= 2, perm[np.maximum(s_old - 2, 0)] + 2, s_old)
-            code = _darts_cell_code(np.stack([new_src, op[idx][:, rows]], axis=-1))
-            best[idx] = np.minimum(best[idx], code)
+            code = _darts_cell_code(np.stack([new_src, group_op[:, rows]], axis=-1))
+            np.minimum(group_best, code, out=group_best)
+        best[idx] = group_best
     return best
 
 
